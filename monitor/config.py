@@ -1,0 +1,267 @@
+"""The daemon config: targets to probe, suites to run on them, store, server and budgets.
+
+Validated strictly at load (unknown keys, wrong types and impossible values are errors that
+name file, line and field); secrets are read from the environment or a file, never inline, and
+are `SecretStr` so they print as `**********`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+
+from monitor.errors import ConfigError, ConfigProblem
+from monitor.expectation import Strict
+from monitor.probes import ProbeSuite, load_suite
+from monitor.yamlsource import SourceDocument, load_document, validate
+
+Label = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")]
+
+
+class Credentials(Strict):
+    """Where the API key comes from: an environment variable or a file (Kubernetes Secret)."""
+
+    api_key_env: str | None = None
+    api_key_file: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Credentials:
+        if (self.api_key_env is None) == (self.api_key_file is None):
+            raise ValueError("set `api_key_env` or `api_key_file`, not both")
+        return self
+
+    def resolve(self, base_dir: Path) -> SecretStr:
+        """Read the secret now; raises ValueError with a message fit for the user."""
+        if self.api_key_env is not None:
+            value = os.environ.get(self.api_key_env)
+            if not value:
+                raise ValueError(f"environment variable {self.api_key_env} is not set")
+            return SecretStr(value)
+        assert self.api_key_file is not None
+        path = base_dir / self.api_key_file
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read {path}: {exc.strerror}") from exc
+        if not value:
+            raise ValueError(f"{path} is empty")
+        return SecretStr(value)
+
+
+class Target(Strict):
+    """One (platform, pool, model) endpoint with its wire API and credentials."""
+
+    platform: Label
+    pool: Label = "default"
+    model: Label
+    api: str
+    base_url: str = Field(pattern=r"^https?://[^\s]+$")
+    model_id: str | None = None  # the name on the wire; defaults to `model`
+    credentials: Credentials | None = None
+    timeout_s: float = Field(default=60.0, gt=0)
+    concurrency: int = Field(default=4, ge=1, le=256)
+    max_response_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    headers: dict[str, str] = Field(default_factory=dict)
+    keep_headers: list[str] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    api_key: SecretStr | None = Field(default=None, exclude=True)  # filled at load, never from YAML
+
+    @field_validator("api")
+    @classmethod
+    def _known_api(cls, value: str) -> str:
+        from monitor.providers import PROVIDERS
+
+        if value not in PROVIDERS:
+            raise ValueError(f"unknown api {value!r}; known: {', '.join(sorted(PROVIDERS))}")
+        return value
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _never_inline(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None and not (info.context or {}).get("resolved"):
+            raise ValueError("inline secrets are not allowed; use credentials.api_key_env or api_key_file")
+        return value
+
+    @property
+    def name(self) -> str:
+        """`platform/pool/model`: the id used by `--target` and the API."""
+        return f"{self.platform}/{self.pool}/{self.model}"
+
+    @property
+    def wire_model(self) -> str:
+        return self.model_id or self.model
+
+
+class TargetSelector(Strict):
+    """Matches targets; an unset field matches anything."""
+
+    platform: str | None = None
+    pool: str | None = None
+    model: str | None = None
+
+    def matches(self, target: Target) -> bool:
+        return all(
+            want is None or want == have
+            for want, have in (
+                (self.platform, target.platform),
+                (self.pool, target.pool),
+                (self.model, target.model),
+            )
+        )
+
+
+class SuiteBinding(Strict):
+    """Runs the suite in `file` on the selected targets every `interval_s` seconds."""
+
+    file: str
+    interval_s: float = Field(default=60.0, ge=1)
+    targets: list[TargetSelector] | None = None  # None: every target
+
+
+class StoreConfig(Strict):
+    """Where results live; `sqlite:///relative.db` or `sqlite:////absolute.db`."""
+
+    url: str = Field(default="sqlite:///canary.db", pattern=r"^sqlite:///.+")
+    retention_passed_days: float = Field(default=7.0, gt=0)
+    retention_failed_days: float = Field(default=90.0, gt=0)
+
+    @model_validator(mode="after")
+    def _failures_outlive_passes(self) -> StoreConfig:
+        if self.retention_failed_days < self.retention_passed_days:
+            raise ValueError("`retention_failed_days` must be >= `retention_passed_days`")
+        return self
+
+
+class ServerConfig(Strict):
+    """The HTTP endpoint for /metrics, health and the API."""
+
+    listen_address: str = "127.0.0.1"
+    port: int = Field(default=9471, ge=0, le=65535)
+    drain_timeout_s: float = Field(default=30.0, gt=0)
+
+
+class DriftConfig(Strict):
+    """The false-page budget and the shift the detectors are designed for (see drift.py)."""
+
+    false_pages_per_week: float = Field(default=1.0, gt=0)
+    baseline_failure_rate: float = Field(default=0.002, gt=0, lt=0.5)
+    design_failure_rate: float = Field(default=0.05, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _shift_up(self) -> DriftConfig:
+        if self.design_failure_rate <= self.baseline_failure_rate:
+            raise ValueError("`design_failure_rate` must be > `baseline_failure_rate`")
+        return self
+
+
+class TargetDefaults(Strict):
+    """Values every target inherits unless it sets its own."""
+
+    timeout_s: float | None = Field(default=None, gt=0)
+    concurrency: int | None = Field(default=None, ge=1, le=256)
+    max_response_bytes: int | None = Field(default=None, ge=1024)
+    headers: dict[str, str] | None = None
+    keep_headers: list[str] | None = None
+
+
+class Config(Strict):
+    """The whole daemon config."""
+
+    targets: list[Target] = Field(min_length=1)
+    suites: list[SuiteBinding] = Field(min_length=1)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    defaults: TargetDefaults = Field(default_factory=lambda: TargetDefaults())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_defaults(cls, data: Any) -> Any:
+        """`defaults:` fills target fields that a target leaves unset."""
+        if isinstance(data, dict) and isinstance(data.get("defaults"), dict):
+            inherited = {k: v for k, v in data["defaults"].items() if k in TargetDefaults.model_fields}
+            if isinstance(data.get("targets"), list):
+                data = dict(data)
+                data["targets"] = [
+                    {**inherited, **t} if isinstance(t, dict) else t for t in data["targets"]
+                ]
+        return data
+
+    @model_validator(mode="after")
+    def _unique_targets(self) -> Config:
+        seen: set[str] = set()
+        for target in self.targets:
+            if target.name in seen:
+                raise ValueError(f"target {target.name} is defined twice")
+            seen.add(target.name)
+        return self
+
+
+class LoadedConfig:
+    """A validated config plus the suites it references, loaded from disk together."""
+
+    def __init__(self, path: Path, config: Config, suites: dict[str, ProbeSuite]) -> None:
+        self.path = path
+        self.config = config
+        self.suites = suites  # keyed by binding file as written in the config
+        self.bindings: list[tuple[SuiteBinding, ProbeSuite]] = [
+            (binding, suites[binding.file]) for binding in config.suites
+        ]
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def targets_for(self, binding: SuiteBinding) -> list[Target]:
+        if binding.targets is None:
+            return list(self.config.targets)
+        return [t for t in self.config.targets if any(s.matches(t) for s in binding.targets)]
+
+
+def load_config(path: Path) -> LoadedConfig:
+    """Load and validate a config file and every probe file it names.
+
+    Raises `ConfigError` listing every problem found, each as `file:line: field: message`.
+    """
+    doc = load_document(path)
+    config = validate(Config, doc)
+    base = path.parent
+    problems: list[ConfigProblem] = []
+    targets = [_with_secret(doc, index, t, base, problems) for index, t in enumerate(config.targets)]
+    config = config.model_copy(update={"targets": targets})
+    suites: dict[str, ProbeSuite] = {}
+    names: dict[str, str] = {}
+    for index, binding in enumerate(config.suites):
+        try:
+            suite = load_suite(base / binding.file)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        if suite.suite in names and names[suite.suite] != binding.file:
+            problems.append(doc.problem(("suites", index, "file"), f"suite {suite.suite!r} is bound twice"))
+        names[suite.suite] = binding.file
+        suites[binding.file] = suite
+    for index, binding in enumerate(config.suites):
+        if binding.targets is not None and not any(
+            s.matches(t) for s in binding.targets for t in config.targets
+        ):
+            problems.append(doc.problem(("suites", index, "targets"), "selects no target"))
+    if problems:
+        raise ConfigError(problems)
+    return LoadedConfig(path, config, suites)
+
+
+def _with_secret(
+    doc: SourceDocument, index: int, target: Target, base: Path, problems: list[ConfigProblem]
+) -> Target:
+    if target.credentials is None:
+        return target
+    try:
+        secret = target.credentials.resolve(base)
+    except ValueError as exc:
+        problems.append(doc.problem(("targets", index, "credentials"), str(exc)))
+        return target
+    return target.model_copy(update={"api_key": secret})

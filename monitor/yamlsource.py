@@ -1,0 +1,213 @@
+"""YAML files in, validated pydantic models out, with errors that name file, line and field.
+
+`pydantic` reports where a value failed as a `loc` path; `yaml.compose()` knows where every
+node starts. Mapping one onto the other turns "Input should be greater than 0" into
+`config/canary.yaml:42: targets[3].timeout_s: must be > 0`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import regex
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from monitor.errors import ConfigError, ConfigProblem
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+PathKey = tuple[str | int, ...]
+
+# One constructor turns scalar nodes into Python values with the safe YAML 1.1 rules.
+_CONSTRUCTOR = yaml.SafeLoader("")
+
+_ENV_REF = regex.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class SourceDocument:
+    """One parsed YAML document with the line of every node, keyed by its path."""
+
+    def __init__(self, file: str, data: Any, lines: dict[PathKey, int]) -> None:
+        self.file = file
+        self.data = data
+        self.lines = lines
+
+    def line_of(self, path: Sequence[str | int]) -> int | None:
+        """The line of the deepest existing node on `path` (1-based)."""
+        key: PathKey = tuple(path)
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key[:-1]
+        return self.lines.get((), None)
+
+    def problem(self, path: Sequence[str | int], message: str) -> ConfigProblem:
+        return ConfigProblem(self.file, self.line_of(path), format_path(path), message)
+
+
+def format_path(path: Sequence[str | int]) -> str:
+    """`("targets", 3, "timeout_s")` -> `targets[3].timeout_s`."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def load_document(path: Path, *, display_name: str | None = None) -> SourceDocument:
+    """Parse `path`, substitute `${ENV}` references, and record node lines.
+
+    Raises `ConfigError` for unreadable files, YAML syntax errors and unset variables.
+    """
+    name = display_name or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(name, None, "", f"cannot read file: {exc.strerror}")]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError([ConfigProblem(name, None, "", "file is not valid UTF-8")]) from exc
+    return parse_document(text, name)
+
+
+def parse_document(text: str, name: str) -> SourceDocument:
+    """Parse YAML text (see `load_document`)."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError([ConfigProblem(name, line, "", f"invalid YAML: {exc.problem}")]) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError([ConfigProblem(name, None, "", f"invalid YAML: {exc}")]) from exc
+    if node is None:
+        return SourceDocument(name, {}, {(): 1})
+    lines: dict[PathKey, int] = {}
+    problems: list[ConfigProblem] = []
+    data = _convert(node, (), lines, problems, name)
+    if problems:
+        raise ConfigError(problems)
+    return SourceDocument(name, data, lines)
+
+
+def _convert(
+    node: yaml.Node,
+    path: PathKey,
+    lines: dict[PathKey, int],
+    problems: list[ConfigProblem],
+    name: str,
+) -> Any:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _CONSTRUCTOR.construct_object(key_node, deep=True)
+            child = (*path, key)
+            if key in out:
+                problems.append(
+                    ConfigProblem(name, key_node.start_mark.line + 1, format_path(child), "duplicate key")
+                )
+            lines[child] = key_node.start_mark.line + 1
+            out[key] = _convert(value_node, child, lines, problems, name)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _convert(item, (*path, index), lines, problems, name)
+            for index, item in enumerate(node.value)
+        ]
+    value = _CONSTRUCTOR.construct_object(node, deep=True)
+    if isinstance(value, str) and "${" in value:
+        return _substitute(value, path, lines, problems, name)
+    return value
+
+
+def _substitute(
+    value: str, path: PathKey, lines: dict[PathKey, int], problems: list[ConfigProblem], name: str
+) -> str:
+    def replace(match: regex.Match[str]) -> str:
+        var, default = match.group(1), match.group(2)
+        if var in os.environ:
+            return os.environ[var]
+        if default is not None:
+            return default
+        problems.append(
+            ConfigProblem(name, lines.get(path), format_path(path), f"environment variable {var} is not set")
+        )
+        return ""
+
+    return _ENV_REF.sub(replace, value)
+
+
+def validate(model: type[ModelT], doc: SourceDocument, *, context: Mapping[str, Any] | None = None) -> ModelT:
+    """Validate `doc.data` against `model`; every error becomes a located `ConfigProblem`."""
+    try:
+        return model.model_validate(doc.data, context=dict(context or {}))
+    except ValidationError as exc:
+        raise ConfigError([_to_problem(doc, err) for err in exc.errors(include_url=False)]) from None
+
+
+def _to_problem(doc: SourceDocument, err: ErrorDetails) -> ConfigProblem:
+    path = _data_path(doc.data, err["loc"])
+    return doc.problem(path, humanize(err))
+
+
+def _data_path(data: Any, loc: tuple[int | str, ...]) -> PathKey:
+    """Keep the parts of a pydantic `loc` that name real keys or indices (drop union tags)."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+            path.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            path.append(part)
+        elif isinstance(node, Mapping) and isinstance(part, str) and not regex.search(r"[\[\]]", part):
+            path.append(part)  # a missing or unknown key: still the field the user must fix
+            node = None
+        # else: a union or validator tag, not a place in the file
+    return tuple(path)
+
+
+_MESSAGES: dict[str, str] = {
+    "missing": "required field is missing",
+    "extra_forbidden": "unknown field",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "string_type": "must be a string",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+}
+
+
+def humanize(err: ErrorDetails) -> str:
+    """A user-grade message for one pydantic error."""
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+    if kind in bounds:
+        limit = next(iter(ctx.values()))
+        return f"must be {bounds[kind]} {limit}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', '')}"
+    if kind == "string_pattern_mismatch":
+        return f"must match {ctx.get('pattern', '')}"
+    if kind == "string_too_short":
+        return "must not be empty" if ctx.get("min_length") == 1 else err["msg"]
+    if kind == "too_short":
+        return f"must have at least {ctx.get('min_length')} item(s)"
+    if kind == "value_error":
+        return str(err["msg"]).removeprefix("Value error, ")
+    msg = str(err["msg"])
+    return msg[:1].lower() + msg[1:]
