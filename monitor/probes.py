@@ -52,6 +52,8 @@ class Probe(Strict):
     params: SamplingParams = Field(default_factory=SamplingParams)
     expect: Expectation = Field(default_factory=Expectation)
     sticky: bool = False  # reuse one affinity key so routing stickiness is exercised
+    # A known-good reply: the yardstick for similarity scores and what the simulated fleet says.
+    reference: str | None = None
 
     @model_validator(mode="after")
     def _prompt_or_messages(self) -> Probe:
