@@ -182,6 +182,10 @@ class Config(Strict):
     def _apply_defaults(cls, data: Any) -> Any:
         """`defaults:` fills target fields that a target leaves unset."""
         if isinstance(data, dict) and isinstance(data.get("defaults"), dict):
+            try:
+                TargetDefaults.model_validate(data["defaults"])
+            except ValueError:
+                return data  # reported once, at `defaults`, rather than again on every target
             inherited = {k: v for k, v in data["defaults"].items() if k in TargetDefaults.model_fields}
             if isinstance(data.get("targets"), list):
                 data = dict(data)
@@ -189,15 +193,6 @@ class Config(Strict):
                     {**inherited, **t} if isinstance(t, dict) else t for t in data["targets"]
                 ]
         return data
-
-    @model_validator(mode="after")
-    def _unique_targets(self) -> Config:
-        seen: set[str] = set()
-        for target in self.targets:
-            if target.name in seen:
-                raise ValueError(f"target {target.name} is defined twice")
-            seen.add(target.name)
-        return self
 
 
 class LoadedConfig:
@@ -230,11 +225,19 @@ def load_config(path: Path) -> LoadedConfig:
     config = validate(Config, doc)
     base = path.parent
     problems: list[ConfigProblem] = []
+    seen: set[str] = set()
+    for index, target in enumerate(config.targets):
+        if target.name in seen:
+            problems.append(doc.problem(("targets", index), f"target {target.name} is defined twice"))
+        seen.add(target.name)
     targets = [_with_secret(doc, index, t, base, problems) for index, t in enumerate(config.targets)]
     config = config.model_copy(update={"targets": targets})
     suites: dict[str, ProbeSuite] = {}
     names: dict[str, str] = {}
     for index, binding in enumerate(config.suites):
+        if not (base / binding.file).is_file():
+            problems.append(doc.problem(("suites", index, "file"), f"no such probe file: {base / binding.file}"))
+            continue
         try:
             suite = load_suite(base / binding.file)
         except ConfigError as exc:

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from monitor.expectation import Expectation, Strict
+from monitor.errors import ConfigError
 from monitor.types import Message, ProbeRequest
 from monitor.yamlsource import load_document, validate
 
@@ -82,15 +83,6 @@ class ProbeSuite(Strict):
     defaults: SamplingParams = Field(default_factory=SamplingParams)
     probes: list[Probe] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> ProbeSuite:
-        seen: set[str] = set()
-        for probe in self.probes:
-            if probe.name in seen:
-                raise ValueError(f"probe name {probe.name!r} is used twice")
-            seen.add(probe.name)
-        return self
-
     def request(self, probe: Probe, affinity_key: str) -> ProbeRequest:
         """The wire-independent request for `probe`, defaults resolved."""
         params = probe.params.over(self.defaults.over(_BUILTIN_DEFAULTS))
@@ -117,7 +109,17 @@ class ProbeSuite(Strict):
 
 def load_suite(path: Path) -> ProbeSuite:
     """Load one probe file; raises `ConfigError` with file:line: field: message."""
-    return validate(ProbeSuite, load_document(path))
+    doc = load_document(path)
+    suite = validate(ProbeSuite, doc)
+    seen: set[str] = set()
+    problems = []
+    for index, probe in enumerate(suite.probes):
+        if probe.name in seen:
+            problems.append(doc.problem(("probes", index, "name"), f"probe name {probe.name!r} is used twice"))
+        seen.add(probe.name)
+    if problems:
+        raise ConfigError(problems)
+    return suite
 
 
 def suite_summary(suite: ProbeSuite) -> dict[str, Any]:

@@ -189,6 +189,19 @@ _MESSAGES: dict[str, str] = {
 }
 
 
+# Patterns used in models, said in words.
+PATTERN_MESSAGES: dict[str, str] = {
+    r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$": (
+        "must be 1 to 63 letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
+    ),
+    r"^[a-z0-9][a-z0-9_.-]{0,62}$": (
+        "must be 1 to 63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
+    ),
+    r"^https?://[^\s]+$": "must be an http:// or https:// URL",
+    r"^sqlite:///.+": "must be a sqlite:///path URL",
+}
+
+
 def humanize(err: ErrorDetails) -> str:
     """A user-grade message for one pydantic error."""
     kind = err["type"]
@@ -198,11 +211,14 @@ def humanize(err: ErrorDetails) -> str:
     bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
     if kind in bounds:
         limit = next(iter(ctx.values()))
+        if isinstance(limit, float) and limit.is_integer():
+            limit = int(limit)
         return f"must be {bounds[kind]} {limit}"
     if kind == "literal_error":
         return f"must be one of {ctx.get('expected', '')}"
     if kind == "string_pattern_mismatch":
-        return f"must match {ctx.get('pattern', '')}"
+        pattern = str(ctx.get("pattern", ""))
+        return PATTERN_MESSAGES.get(pattern, f"must match {pattern}")
     if kind == "string_too_short":
         return "must not be empty" if ctx.get("min_length") == 1 else err["msg"]
     if kind == "too_short":

@@ -6,10 +6,12 @@ PostgreSQL backend for multi-replica deployments plugs in behind the same `Store
 
 from __future__ import annotations
 
-from monitor.store.base import ResultQuery, Store
+from monitor.store.base import ResultQuery, Store, StoreError
 
 
-def open_store(url: str, *, retention_passed_days: float = 7.0, retention_failed_days: float = 90.0) -> Store:
+def open_store(
+    url: str, *, retention_passed_days: float = 7.0, retention_failed_days: float = 90.0
+) -> Store:
     """A store for `url`; it is lazily initialised on first use."""
     if url.startswith("sqlite:///"):
         from monitor.store.sqlite import SQLiteStore
@@ -22,4 +24,4 @@ def open_store(url: str, *, retention_passed_days: float = 7.0, retention_failed
     raise ValueError(f"unsupported store url scheme: {url.split(':', 1)[0]}")
 
 
-__all__ = ["ResultQuery", "Store", "open_store"]
+__all__ = ["ResultQuery", "Store", "StoreError", "open_store"]

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from monitor.errors import CanaryError
 from monitor.types import Result
+
+
+class StoreError(CanaryError):
+    """The store cannot be opened, read or written: a corrupt file, an unwritable path, a full
+    disk, or a database written by a newer schema. The message names the path; the daemon
+    treats it as fatal at start-up and as a failed write (logged and counted) afterwards.
+    """
 
 
 @dataclass(frozen=True, slots=True)

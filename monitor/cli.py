@@ -1,0 +1,110 @@
+"""`canary`: run | once | validate | demo | detect. The only door besides the HTTP server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from monitor import __version__
+from monitor.errors import ConfigError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="canary", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"canary-monitor {__version__}")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-format", default="auto", choices=["auto", "json", "console"])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="the daemon: schedule every (target, suite), serve /metrics")
+    run.add_argument("--config", required=True, type=Path)
+
+    once = sub.add_parser("once", help="one pass now; exit 1 if a check failed")
+    once.add_argument("--config", required=True, type=Path)
+    once.add_argument("--target", help="platform/pool/model (default: all)")
+    once.add_argument("--suite", help="suite name (default: all)")
+    once.add_argument("--debug", action="store_true", help="print request, transcript, checks, metrics")
+    once.add_argument("--json", action="store_true", help="one JSON result a line")
+
+    validate = sub.add_parser("validate", help="check config and probe files")
+    validate.add_argument("files", nargs="+", type=Path)
+
+    demo = sub.add_parser("demo", help="simulated fleet + daemon + scripted faults")
+    demo.add_argument("--duration", type=float, default=300.0, help="seconds (default 300)")
+    demo.add_argument("--json", action="store_true", help="print a JSON summary instead of a live table")
+    demo.add_argument("--config", type=Path, default=None, help="demo config (default config/demo.yaml)")
+    demo.add_argument("--port", type=int, default=0, help="daemon HTTP port (default: any free port)")
+
+    detect = sub.add_parser("detect", help="JSONL replies on stdin, JSONL checks on stdout")
+    detect.add_argument("--detectors", help="comma-separated detector names (default: all)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from monitor.logs import configure_logging
+
+    fmt = {"auto": None, "json": True, "console": False}[args.log_format]
+    level = args.log_level if args.command in ("run",) or args.log_level != "info" else "warning"
+    configure_logging(level, json=fmt)
+    try:
+        if args.command == "run":
+            return _run(args.config)
+        if args.command == "once":
+            from monitor.once import run_once
+
+            return asyncio.run(run_once(args.config, args.target, args.suite, debug=args.debug, as_json=args.json))
+        if args.command == "validate":
+            return _validate(args.files)
+        if args.command == "demo":
+            from monitor.demo import run_demo
+
+            return asyncio.run(run_demo(args.duration, as_json=args.json, config=args.config, port=args.port))
+        if args.command == "detect":
+            return _detect(args.detectors)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_USAGE
+
+
+def _run(config: Path) -> int:
+    from monitor.daemon import Daemon
+
+    asyncio.run(Daemon(config).run_forever())
+    return EXIT_OK
+
+
+def _validate(files: Sequence[Path]) -> int:
+    from monitor.validate import validate_files
+
+    problems = validate_files(files)
+    for problem in problems:
+        print(problem)
+    if not problems:
+        print(f"{len(files)} file(s) valid")
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def _detect(detectors: str | None) -> int:
+    from monitor.detect import detect_stream
+
+    only = [d.strip() for d in detectors.split(",") if d.strip()] if detectors else None
+    try:
+        _, errors = detect_stream(sys.stdin, sys.stdout, only)
+    except ValueError as exc:
+        print(f"canary detect: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK if errors == 0 else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""The daemon assembled: config -> clients, metrics, store, drift, scheduler and HTTP server.
+
+Reload (SIGHUP or `POST /-/reload`) loads the files anew and swaps everything at once; a
+broken file keeps the old config running and says why in
+`canary_config_last_reload_successful` and a log line. SIGTERM stops scheduling, drains
+in-flight probes up to `server.drain_timeout_s`, and flushes drift state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+from prometheus_client import CollectorRegistry
+
+from monitor.config import LoadedConfig, Target, load_config
+from monitor.drift import ANY_CHECK, PROBE_ERROR, DriftEngine, SeriesPlan
+from monitor.errors import ConfigError
+from monitor.expectation import Expectation
+from monitor.metrics import Metrics, SeriesKey, TargetInfo
+from monitor.probes import ProbeSuite
+from monitor.providers.http import build_client
+from monitor.runner import Runner
+from monitor.scheduler import JobSpec, ProbeScheduler
+from monitor.store import Store, open_store
+
+log = structlog.get_logger("canary.daemon")
+
+DRIFT_STATE_KEY = "drift"
+MAINTENANCE_INTERVAL_S = 10.0
+PRUNE_INTERVAL_S = 3600.0
+
+
+def detectors_for(expect: Expectation) -> list[str]:
+    """The detector names a probe with this expectation can report (stable metric labels)."""
+    names: list[str] = []
+    if expect.scripts is not None or expect.language is not None:
+        names += ["unexpected_script", "suspicious_format"]
+    if expect.code_language is not None:
+        names.append("code_syntax")
+    if expect.answer is not None:
+        names.append("known_answer")
+    if expect.json_ is not None:
+        names.append("json_schema")
+    if expect.length is not None:
+        names.append("length")
+    if expect.finish_reason is not None:
+        names.append("finish_reason")
+    return names
+
+
+def suite_detectors(suite: ProbeSuite) -> dict[str, int]:
+    """Detector name -> how many probes of the suite report it."""
+    counts: dict[str, int] = {}
+    for probe in suite.probes:
+        for name in detectors_for(probe.expect):
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+class Daemon:
+    """Owns the running pieces; `ServerStatus` for the HTTP server."""
+
+    def __init__(self, config_path: Path, *, registry: CollectorRegistry | None = None) -> None:
+        self.config_path = config_path
+        self.registry = registry or CollectorRegistry()
+        self.metrics = Metrics(self.registry)
+        self.loaded: LoadedConfig | None = None
+        self.store: Store | None = None
+        self.drift: DriftEngine | None = None
+        self.runner: Runner | None = None
+        self.scheduler = ProbeScheduler(self.metrics)
+        self._clients: dict[str, tuple[Target, httpx.AsyncClient]] = {}
+        self._started = False
+        self._stopping = asyncio.Event()
+        self._reload_lock = asyncio.Lock()
+        self._last_prune = 0.0
+        self.server_port: int | None = None
+        self._server_runner: Any = None
+
+    # -- ServerStatus ---------------------------------------------------------------------
+    def targets(self) -> list[dict[str, Any]]:
+        if self.loaded is None:
+            return []
+        out = []
+        for target in self.loaded.config.targets:
+            suites = [s.suite for b, s in self.loaded.bindings if target in self.loaded.targets_for(b)]
+            out.append({
+                "name": target.name, "platform": target.platform, "pool": target.pool,
+                "model": target.model, "api": target.api, "base_url": target.base_url,
+                "timeout_s": target.timeout_s, "concurrency": target.concurrency,
+                "labels": dict(target.labels), "suites": suites,
+            })
+        return out
+
+    def ready(self) -> tuple[bool, str]:
+        if not self._started:
+            return False, "starting"
+        if self._stopping.is_set():
+            return False, "shutting down"
+        return True, "ok"
+
+    async def reload(self) -> tuple[bool, str]:
+        async with self._reload_lock:
+            try:
+                loaded = await asyncio.to_thread(load_config, self.config_path)
+            except ConfigError as exc:
+                self.metrics.reload_success.set(0)
+                log.error("config.reload_failed", problems=[str(p) for p in exc.problems])
+                return False, str(exc)
+            self._apply(loaded)
+            log.info("config.reloaded", targets=len(loaded.config.targets), suites=len(loaded.suites))
+            return True, "reloaded"
+
+    # -- life cycle -----------------------------------------------------------------------
+    async def start(self, *, serve: bool = True) -> None:
+        """Load config (raises ConfigError), open the store, restore drift state, start jobs."""
+        loaded = load_config(self.config_path)
+        store_cfg = loaded.config.store
+        url = store_cfg.url
+        if not url.startswith("sqlite:////"):  # relative sqlite paths are relative to the config
+            url = "sqlite:///" + str(loaded.base_dir / url.removeprefix("sqlite:///"))
+        self.store = open_store(
+            url, retention_passed_days=store_cfg.retention_passed_days,
+            retention_failed_days=store_cfg.retention_failed_days,
+        )
+        drift_cfg = loaded.config.drift
+        self.drift = DriftEngine(
+            drift_cfg.baseline_failure_rate, drift_cfg.design_failure_rate, drift_cfg.false_pages_per_week
+        )
+        self.runner = Runner(metrics=self.metrics, store=self.store, drift=self.drift, clients=self._client)
+        self._apply(loaded)
+        try:
+            snapshot = await self.store.load_state(DRIFT_STATE_KEY)
+        except Exception as exc:
+            self.metrics.store_errors.labels("state").inc()
+            log.error("store.state_load_failed", error_type=type(exc).__name__)
+            snapshot = None
+        if snapshot:
+            self.drift.restore(snapshot)
+        self.scheduler.start()
+        if serve:
+            from monitor.server import build_app, serve as serve_app
+
+            app = build_app(registry=self.registry, store=self.store, status=self)
+            server = loaded.config.server
+            self._server_runner, self.server_port = await serve_app(app, server.listen_address, server.port)
+        self._started = True
+        log.info("daemon.started", port=self.server_port, targets=len(loaded.config.targets))
+
+    def _apply(self, loaded: LoadedConfig) -> None:
+        assert self.drift is not None and self.runner is not None
+        old = self.loaded
+        self.loaded = loaded
+        for name, (target, client) in list(self._clients.items()):
+            still = next((t for t in loaded.config.targets if t.name == name), None)
+            if still != target:
+                del self._clients[name]
+                asyncio.ensure_future(client.aclose())
+        series: dict[SeriesKey, float] = {}
+        detector_pairs: list[tuple[SeriesKey, str]] = []
+        plans: list[SeriesPlan] = []
+        specs: list[JobSpec] = []
+        for binding, suite in loaded.bindings:
+            per_run = suite_detectors(suite)
+            for target in loaded.targets_for(binding):
+                key = SeriesKey(target.platform, target.pool, target.model, suite.suite)
+                series[key] = binding.interval_s
+                names = {**per_run, ANY_CHECK: len(suite.probes), PROBE_ERROR: len(suite.probes)}
+                for name, count in names.items():
+                    detector_pairs.append((key, name))
+                    plans.append(SeriesPlan((*key.labels(), name), count / binding.interval_s))
+                specs.append(JobSpec(
+                    key=f"{target.name}/{suite.suite}", interval_s=binding.interval_s,
+                    run=self._job(target, suite),
+                    fingerprint=f"{suite.version}:{target.model_dump_json()}",
+                ))
+        self.metrics.configure(
+            [TargetInfo(t.platform, t.pool, t.model, t.api) for t in loaded.config.targets],
+            series, detector_pairs,
+        )
+        self.drift.configure(plans)
+        specs.append(JobSpec("_maintenance", MAINTENANCE_INTERVAL_S, self._maintenance))
+        self.scheduler.sync(specs)
+        self.metrics.reload_success.set(1)
+        self.metrics.reload_timestamp.set(time.time())
+        if old is not None:
+            log.info("config.applied", jobs=len(specs) - 1)
+
+    def _job(self, target: Target, suite: ProbeSuite) -> Any:
+        async def run() -> None:
+            assert self.runner is not None
+            await self.runner.run_suite(target, suite)
+
+        return run
+
+    def _client(self, target: Target) -> httpx.AsyncClient:
+        entry = self._clients.get(target.name)
+        if entry is None or entry[0] != target:
+            entry = self._clients[target.name] = (target, build_client(target))
+        return entry[1]
+
+    async def _maintenance(self) -> None:
+        await self.flush_state()
+        now = time.time()
+        if self.store is not None and now - self._last_prune >= PRUNE_INTERVAL_S:
+            self._last_prune = now
+            try:
+                await self.store.prune(now)
+            except Exception as exc:
+                self.metrics.store_errors.labels("prune").inc()
+                log.error("store.prune_failed", error_type=type(exc).__name__)
+
+    async def flush_state(self) -> None:
+        if self.store is None or self.drift is None:
+            return
+        try:
+            await self.store.save_state(DRIFT_STATE_KEY, self.drift.snapshot())
+        except Exception as exc:
+            self.metrics.store_errors.labels("state").inc()
+            log.error("store.state_save_failed", error_type=type(exc).__name__)
+
+    async def stop(self) -> None:
+        """Stop scheduling, drain in-flight probes, flush state, close everything."""
+        self._stopping.set()
+        drain_s = self.loaded.config.server.drain_timeout_s if self.loaded else 5.0
+        cancelled = await self.scheduler.shutdown(drain_s)
+        if cancelled:
+            log.warning("daemon.drain_deadline", cancelled=cancelled)
+        await self.flush_state()
+        for _, client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+        if self._server_runner is not None:
+            await self._server_runner.cleanup()
+        if self.store is not None:
+            await self.store.close()
+        log.info("daemon.stopped")
+
+    async def run_forever(self) -> None:
+        """`canary run`: start, then serve until SIGTERM or SIGINT; SIGHUP reloads."""
+        loop = asyncio.get_running_loop()
+        await self.start()
+        loop.add_signal_handler(signal.SIGTERM, self._stopping.set)
+        loop.add_signal_handler(signal.SIGINT, self._stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        await self._stopping.wait()
+        await self.stop()

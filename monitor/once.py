@@ -1,0 +1,94 @@
+"""`canary once`: one pass over the selected (target, suite) pairs now, like blackbox's ?debug=true.
+
+Nothing is written to the store or to drift state: it is a look, not a measurement. With
+`--debug` it prints the request, the transcript, every check with its evidence, and the
+metric samples the run would export.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, TextIO
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from monitor.config import load_config
+from monitor.metrics import Metrics
+from monitor.providers.http import build_client
+from monitor.runner import execute_probe
+from monitor.store.codec import result_to_record
+from monitor.types import Outcome, Result
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+async def run_once(
+    config_path: Path, target_name: str | None, suite_name: str | None, *, debug: bool, as_json: bool,
+    out: TextIO | None = None,
+) -> int:
+    out = out or sys.stdout
+    loaded = load_config(config_path)
+    pairs = [
+        (target, suite)
+        for binding, suite in loaded.bindings
+        if suite_name in (None, suite.suite)
+        for target in loaded.targets_for(binding)
+        if target_name in (None, target.name)
+    ]
+    if not pairs:
+        print(f"no (target, suite) pair matches --target {target_name} --suite {suite_name}", file=sys.stderr)
+        return EXIT_FAILED
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    results: list[Result] = []
+    run_id = uuid.uuid4().hex
+    for target, suite in pairs:
+        async with build_client(target) as client:
+            for probe in suite.probes:
+                result = await execute_probe(client, target, suite, probe, run_id)
+                metrics.observe(result, time.time())
+                results.append(result)
+                _print_result(result, out, debug=debug, as_json=as_json)
+    if debug:
+        print("\n# metrics this run would export", file=out)
+        for line in generate_latest(registry).decode().splitlines():
+            if line.startswith("canary_") and not line.rstrip().endswith(" 0.0"):
+                print(line, file=out)
+    failed = [r for r in results if r.outcome is not Outcome.PASSED]
+    if not as_json:
+        print(f"\n{len(results) - len(failed)}/{len(results)} probes passed", file=out)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _print_result(result: Result, out: TextIO, *, debug: bool, as_json: bool) -> None:
+    if as_json:
+        record = result_to_record(result)
+        if not debug:
+            record.pop("reply", None)
+        print(json.dumps(record, ensure_ascii=False), file=out)
+        return
+    series = f"{result.platform}/{result.pool}/{result.model} {result.suite}/{result.probe}"
+    failed = ",".join(result.failed_detectors)
+    print(f"{result.outcome.value:<14} {result.latency_s:7.3f}s  {series}  {failed}", file=out)
+    if not debug:
+        return
+    _section(out, "request", result.request)
+    if result.reply is not None:
+        _section(out, "reply", {
+            "text": result.reply.text, "finish_reason": result.reply.raw_finish_reason,
+            "model": result.reply.model, "system_fingerprint": result.reply.system_fingerprint,
+            "status_code": result.reply.status_code, "headers": dict(result.reply.headers),
+        })
+    if result.error:
+        _section(out, "error", result.error)
+    for check in result.checks:
+        _section(out, f"check {check.detector}", check.to_dict())
+
+
+def _section(out: TextIO, title: str, body: Any) -> None:
+    text = body if isinstance(body, str) else json.dumps(body, indent=2, ensure_ascii=False)
+    print(f"  --- {title}\n" + "\n".join("  " + line for line in text.splitlines()), file=out)

@@ -1,0 +1,118 @@
+"""Anthropic Messages API (`POST v1/messages`, `anthropic-version: 2023-06-01`).
+
+`target.base_url` is the server root without `/v1` (`https://api.anthropic.com/`); see
+`http.api_path`. The API has no seed, logprobs or JSON mode: those probe settings are dropped
+(a JSON-mode probe is sent as written and its detectors judge the text), and `Reply.logprobs`
+is None. HTTP 529 ("overloaded") counts as throttling, like 429: it is capacity, not corruption.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import httpx
+
+from monitor.config import Target
+from monitor.errors import ProviderProtocolError
+from monitor.providers.http import (
+    api_path,
+    json_object,
+    kept_headers,
+    optional,
+    post_json,
+    probe_headers,
+    redact,
+    required,
+    summarise_error,
+    with_body,
+)
+from monitor.types import FinishReason, ProbeRequest, Reply
+
+PATH = "v1/messages"
+API_VERSION = "2023-06-01"
+RATE_LIMIT_STATUSES = frozenset({429, 529})
+
+STOP_REASONS: dict[str, FinishReason] = {
+    "end_turn": FinishReason.STOP,
+    "stop_sequence": FinishReason.STOP,
+    "max_tokens": FinishReason.LENGTH,
+    "refusal": FinishReason.CONTENT_FILTER,
+    "tool_use": FinishReason.TOOL_CALLS,
+}
+
+
+def build_body(target: Target, request: ProbeRequest) -> dict[str, Any]:
+    """The JSON request; `system` is a top-level string, optional fields only when set."""
+    body: dict[str, Any] = {
+        "model": target.wire_model,
+        "max_tokens": request.max_tokens,
+        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        "temperature": request.temperature,
+    }
+    if request.system is not None:
+        body["system"] = request.system
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
+    if request.stop:
+        body["stop_sequences"] = list(request.stop)
+    return body
+
+
+def build_headers(target: Target, request: ProbeRequest) -> dict[str, str]:
+    """Probe headers, the API version, and `x-api-key` when the target has a key."""
+    extra = {"anthropic-version": API_VERSION}
+    if target.api_key is not None:
+        extra["x-api-key"] = target.api_key.get_secret_value()
+    return probe_headers(request, extra)
+
+
+async def complete(client: httpx.AsyncClient, target: Target, request: ProbeRequest) -> Reply:
+    """Send one probe and return the normalised reply; raises only `ProviderError`s."""
+    response, content, latency_s = await post_json(
+        client,
+        target,
+        api_path(target, PATH),
+        build_body(target, request),
+        build_headers(target, request),
+        rate_limit_statuses=RATE_LIMIT_STATUSES,
+    )
+    try:
+        reply = parse(content)
+    except ProviderProtocolError as exc:
+        raise with_body(exc, response, content, target) from None
+    return replace(
+        reply,
+        status_code=response.status_code,
+        latency_s=latency_s,
+        headers=kept_headers(response, target.keep_headers),
+        raw_body=redact(content.decode("utf-8", errors="replace"), target),
+    )
+
+
+def parse(content: bytes) -> Reply:
+    """The reply in a Messages body (no HTTP fields); ProviderProtocolError if malformed."""
+    doc = json_object(content)
+    kind = optional(doc, "type", str, "")
+    if kind == "error" or doc.get("error") is not None:
+        raise ProviderProtocolError(f"error body on a 2xx: {summarise_error(content)}")
+    if kind != "message":
+        raise ProviderProtocolError(f"type is {kind!r}, not 'message'")
+    blocks = required(doc, "content", list, "")
+    texts: list[str] = []
+    for i, block in enumerate(blocks):
+        if not isinstance(block, dict):
+            raise ProviderProtocolError(f"content[{i}] is not an object")
+        if required(block, "type", str, f"content[{i}].") == "text":
+            texts.append(required(block, "text", str, f"content[{i}]."))
+    raw_stop = optional(doc, "stop_reason", str, "")
+    usage = optional(doc, "usage", dict, "") or {}
+    return Reply(
+        text="".join(texts),
+        finish_reason=None if raw_stop is None else STOP_REASONS.get(raw_stop, FinishReason.OTHER),
+        raw_finish_reason=raw_stop,
+        model=optional(doc, "model", str, ""),
+        response_id=optional(doc, "id", str, ""),
+        input_tokens=optional(usage, "input_tokens", int, "usage."),
+        output_tokens=optional(usage, "output_tokens", int, "usage."),
+    )

@@ -1,0 +1,248 @@
+"""HTTP plumbing shared by the wire-API modules: one client per target, one POST per probe.
+
+`post_json` is the only place a probe touches the network. It enforces a *total* deadline of
+`target.timeout_s` (httpx's read timeout is per chunk, so a slow-drip body would otherwise hang
+for ever), caps the body at `target.max_response_bytes`, and turns every failure into a
+`ProviderError`. Vendor error bodies are summarised, and the API key is scrubbed from every
+message and body we keep, because both end up in logs and the transcript store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+import monitor
+from monitor.config import Target
+from monitor.errors import (
+    ProviderHTTPError,
+    ProviderProtocolError,
+    ProviderRateLimited,
+    ProviderTimeout,
+)
+from monitor.types import ProbeRequest
+
+USER_AGENT = f"canary-monitor/{monitor.__version__}"
+AFFINITY_HEADER = "X-Canary-Affinity"
+SUMMARY_MAX_CHARS = 200
+REDACTED = "[REDACTED]"
+
+
+def build_client(
+    target: Target, *, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """One client per target: explicit timeouts (LLM replies outlast httpx's 5 s default).
+
+    `transport` lets tests and the simulator inject a fake; `limits` then belong to it.
+    Redirects are not followed: a probe tests one endpoint, and a 3xx is itself a finding.
+    """
+    return httpx.AsyncClient(
+        base_url=target.base_url,
+        headers={"User-Agent": USER_AGENT, **target.headers},
+        timeout=httpx.Timeout(connect=5, read=target.timeout_s, write=10, pool=5),
+        limits=httpx.Limits(
+            max_connections=target.concurrency, max_keepalive_connections=target.concurrency
+        ),
+        follow_redirects=False,
+        transport=transport,
+    )
+
+
+def api_path(target: Target, path: str) -> str:
+    """`path` (`v1/messages`) relative to `base_url`, which should not include `/v1`.
+
+    One ending in `/v1` (the OpenAI SDK habit) works too, rather than 404 on `/v1/v1/...`.
+    """
+    base = httpx.URL(target.base_url).path.rstrip("/")
+    if base.endswith("/v1") and path.startswith("v1/"):
+        return path.removeprefix("v1/")
+    return path
+
+
+def probe_headers(request: ProbeRequest, extra: Mapping[str, str]) -> dict[str, str]:
+    """Affinity key (a fresh one if unset) and no-store, so no cache answers for a backend."""
+    return {
+        AFFINITY_HEADER: request.affinity_key or uuid.uuid4().hex,
+        "Cache-Control": "no-store",
+        **extra,
+    }
+
+
+def kept_headers(response: httpx.Response, keep: Iterable[str]) -> dict[str, str]:
+    """The response headers named in `keep` (case-insensitive), keyed in lower case."""
+    return {name.lower(): response.headers[name] for name in keep if name in response.headers}
+
+
+def redact(text: str, target: Target) -> str:
+    """`text` with the target's API key replaced, in case a vendor or proxy echoes it."""
+    if target.api_key is not None and (secret := target.api_key.get_secret_value()):
+        return text.replace(secret, REDACTED)
+    return text
+
+
+async def post_json(
+    client: httpx.AsyncClient,
+    target: Target,
+    path: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    *,
+    rate_limit_statuses: frozenset[int] = frozenset({429}),
+) -> tuple[httpx.Response, bytes, float]:
+    """POST `body` and return (response, body bytes, wall seconds) for a 2xx, or raise.
+
+    Raises ProviderTimeout, ProviderRateLimited (a status in `rate_limit_statuses`),
+    ProviderHTTPError (other non-2xx; transport failures with status_code None) or
+    ProviderProtocolError (body over the size cap or not decodable).
+    """
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(target.timeout_s):
+            async with client.stream("POST", path, json=body, headers=headers) as response:
+                content = await _read_capped(response, target.max_response_bytes)
+    except (TimeoutError, httpx.TimeoutException) as exc:
+        raise ProviderTimeout(f"no complete reply within {target.timeout_s:g} s") from exc
+    except httpx.DecodingError as exc:
+        raise ProviderProtocolError(
+            redact(f"response body could not be decoded: {exc}", target)
+        ) from exc
+    except httpx.RequestError as exc:
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise ProviderHTTPError(redact(f"transport error: {reason}", target)) from exc
+    latency_s = time.perf_counter() - started
+    if response.is_success:
+        return response, content, latency_s
+    text = redact(content.decode("utf-8", errors="replace"), target)
+    message = redact(f"HTTP {response.status_code}: {summarise_error(content)}", target)
+    if response.status_code in rate_limit_statuses:
+        retry_after_s = parse_retry_after(response.headers.get("Retry-After"))
+        raise ProviderRateLimited(
+            message, status_code=response.status_code, body=text, retry_after_s=retry_after_s
+        )
+    raise ProviderHTTPError(message, status_code=response.status_code, body=text)
+
+
+async def _read_capped(response: httpx.Response, cap: int) -> bytes:
+    """The decoded body, at most `cap` bytes: over it a 2xx is an error, an error body is cut."""
+    declared = response.headers.get("Content-Length", "")
+    if response.is_success and declared.isdigit() and int(declared) > cap:
+        raise ProviderProtocolError(
+            f"response body exceeds {cap} bytes", status_code=response.status_code
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > cap:
+            if response.is_success:
+                raise ProviderProtocolError(
+                    f"response body exceeds {cap} bytes", status_code=response.status_code
+                )
+            chunks.append(chunk[: len(chunk) - (size - cap)])
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def summarise_error(content: bytes) -> str:
+    """`type: message` from a vendor error body, at most SUMMARY_MAX_CHARS characters.
+
+    Understands OpenAI/llama.cpp/Anthropic `{"error": {...}}`, vLLM's older top-level
+    `{"type", "message"}` and FastAPI's `{"detail": ...}`; anything else is quoted as text.
+    """
+    text = content.decode("utf-8", errors="replace")
+    try:
+        doc: Any = json.loads(text)
+    except ValueError:
+        doc = None
+    summary = " ".join(text.split()) or "(empty body)"
+    if isinstance(doc, dict):
+        error = doc.get("error")
+        source = error if isinstance(error, dict) else doc
+        kind = source.get("type") or source.get("code")
+        message = (
+            source.get("message")
+            or source.get("detail")
+            or (error if isinstance(error, str) else None)
+        )
+        if message is not None:
+            summary = f"{kind}: {message}" if isinstance(kind, str) and kind else str(message)
+    if len(summary) > SUMMARY_MAX_CHARS:
+        summary = summary[: SUMMARY_MAX_CHARS - 1] + "…"
+    return summary
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date (RFC 9110)."""
+    if value is None or not (value := value.strip()):
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def json_object(content: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or ProviderProtocolError saying why not."""
+    try:
+        doc: Any = json.loads(content)
+    except ValueError as exc:
+        raise ProviderProtocolError(f"body is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise ProviderProtocolError(f"body is a JSON {type(doc).__name__}, not an object")
+    return doc
+
+
+_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    dict: "an object",
+    list: "an array",
+}
+
+
+def optional(obj: Mapping[str, Any], key: str, kind: type[Any], where: str) -> Any:
+    """`obj[key]` if a `kind` (float takes ints, nothing takes bools), None if missing or null.
+
+    Else a protocol error naming the JSON path; `where` is its prefix (`choices[0].message.`).
+    """
+    value = obj.get(key)
+    if value is None:
+        return None
+    accepted = (int, float) if kind is float else (kind,)
+    if not isinstance(value, accepted) or isinstance(value, bool):
+        raise ProviderProtocolError(f"{where}{key} is not {_NAMES.get(kind, kind.__name__)}")
+    return float(value) if kind is float else value
+
+
+def required(obj: Mapping[str, Any], key: str, kind: type[Any], where: str) -> Any:
+    """`obj[key]`, which must be present, non-null and a `kind`."""
+    if obj.get(key) is None:
+        raise ProviderProtocolError(f"{where}{key} is missing")
+    return optional(obj, key, kind, where)
+
+
+def with_body(
+    exc: ProviderProtocolError, response: httpx.Response, content: bytes, target: Target
+) -> ProviderProtocolError:
+    """`exc` redacted, with the status and body attached so that the transcript keeps them."""
+    body = redact(content.decode("utf-8", errors="replace"), target)
+    return ProviderProtocolError(
+        redact(str(exc), target), status_code=response.status_code, body=body
+    )

@@ -1,0 +1,213 @@
+"""The daemon's HTTP side: `/metrics`, health and readiness, the small JSON API, and reload.
+
+It is one of the two doors into the daemon (with `cli`), so it only reads: the registry, the
+store and whatever the daemon exposes through `ServerStatus`. Responses never echo request input
+except a parameter's name in a 400, so a crafted URL cannot put its text into a page or a log
+that an operator later opens. JSON bodies are `{"data": ...}` on success and
+`{"error": "...", ...}` otherwise, like the Prometheus HTTP API.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from multidict import MultiMapping
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+
+from monitor.store import ResultQuery, Store, StoreError
+from monitor.types import Outcome
+
+log = structlog.get_logger(__name__)
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+# Only /-/reload takes POST and it reads no body; 64 KiB bounds what a client can make us buffer.
+CLIENT_MAX_SIZE = 64 * 1024
+_MAX_VALUE_CHARS = 256
+_STRING_FILTERS = ("platform", "pool", "model", "suite", "probe", "detector")
+_KNOWN = frozenset((*_STRING_FILTERS, "outcome", "since", "until", "limit"))
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_LIMIT = re.compile(r"[0-9]{1,7}")
+
+_INDEX = """<!doctype html>
+<html><head><meta charset="utf-8"><title>canary-monitor</title></head>
+<body><h1>canary-monitor</h1><ul>
+<li><a href="/metrics">/metrics</a>: Prometheus metrics</li>
+<li><a href="/healthz">/healthz</a>: liveness</li>
+<li><a href="/readyz">/readyz</a>: readiness</li>
+<li><a href="/api/v1/targets">/api/v1/targets</a>: configured targets</li>
+<li><a href="/api/v1/results">/api/v1/results</a>: recent results, newest first</li>
+</ul><p>POST /-/reload reloads the config.</p></body></html>
+"""
+
+
+class ServerStatus(Protocol):
+    """What the daemon tells the server; implemented by the daemon, faked in tests."""
+
+    def targets(self) -> list[dict[str, Any]]:
+        """JSON-ready summaries of the configured targets."""
+
+    def ready(self) -> tuple[bool, str]:
+        """Whether the daemon is ready for traffic (config loaded, store open) and why not."""
+
+    async def reload(self) -> tuple[bool, str]:
+        """Reload the config; (ok, message). A failed reload keeps the old config running."""
+
+
+class BadParameter(ValueError):
+    """A query parameter is invalid; `parameter` names it (None if its name is unsafe)."""
+
+    def __init__(self, parameter: str | None, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.message = message
+
+
+def parse_result_query(params: MultiMapping[str]) -> ResultQuery:
+    """`/api/v1/results` parameters as a `ResultQuery`; raises `BadParameter`.
+
+    Unknown parameters are refused rather than ignored: a misspelt `platfrom=` that silently
+    matched everything would mislead whoever is chasing an incident.
+    """
+    values: dict[str, str] = {}
+    for name in params:
+        if name not in _KNOWN:
+            raise BadParameter(name if _SAFE_NAME.match(name) else None, "unknown parameter")
+        if len(params.getall(name)) > 1:
+            raise BadParameter(name, "given more than once")
+        value = params[name]
+        if len(value) > _MAX_VALUE_CHARS:
+            raise BadParameter(name, f"must be at most {_MAX_VALUE_CHARS} characters")
+        if value:  # `platform=` means any platform, as a form with an empty field sends it
+            values[name] = value
+    fields: dict[str, Any] = {name: values[name] for name in _STRING_FILTERS if name in values}
+    if "outcome" in values:
+        if values["outcome"] not in {o.value for o in Outcome}:
+            raise BadParameter("outcome", f"must be one of {', '.join(o.value for o in Outcome)}")
+        fields["outcome"] = values["outcome"]
+    for name in ("since", "until"):
+        if name in values:
+            fields[name] = _parse_time(name, values[name])
+    if "since" in fields and "until" in fields and fields["since"] >= fields["until"]:
+        raise BadParameter("until", "must be later than `since`")
+    limit = values.get("limit", str(DEFAULT_LIMIT))
+    if not _LIMIT.fullmatch(limit) or not 1 <= int(limit) <= MAX_LIMIT:
+        raise BadParameter("limit", f"must be an integer from 1 to {MAX_LIMIT}")
+    return ResultQuery(**fields, limit=int(limit))
+
+
+def _parse_time(name: str, value: str) -> float:
+    """Unix seconds, or RFC 3339 / ISO 8601 (a time without offset is taken as UTC)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise BadParameter(name, "must be unix seconds or an RFC 3339 time") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        seconds = parsed.timestamp()
+    if not math.isfinite(seconds):
+        raise BadParameter(name, "must be a finite time")
+    return seconds
+
+
+class _Handlers:
+    def __init__(self, registry: CollectorRegistry, store: Store, status: ServerStatus) -> None:
+        self.registry = registry
+        self.store = store
+        self.status = status
+
+    async def index(self, request: web.Request) -> web.Response:
+        return web.Response(text=_INDEX, content_type="text/html")
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        # OpenMetrics when the scraper's Accept asks for it, text format 0.0.4 otherwise.
+        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+        return web.Response(body=encoder(self.registry), headers={"Content-Type": content_type})
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        ready, reason = self.status.ready()
+        if ready:
+            return web.Response(text=f"ready: {reason}\n" if reason else "ready\n")
+        return web.Response(status=503, text=f"not ready: {reason}\n")
+
+    async def targets(self, request: web.Request) -> web.Response:
+        return web.json_response({"data": self.status.targets()})
+
+    async def results(self, request: web.Request) -> web.Response:
+        try:
+            query = parse_result_query(request.query)
+        except BadParameter as exc:
+            return web.json_response({"error": exc.message, "parameter": exc.parameter}, status=400)
+        return web.json_response({"data": await self.store.query(query)})
+
+    async def result(self, request: web.Request) -> web.Response:
+        record = await self.store.get(request.match_info["id"])
+        if record is None:
+            return web.json_response({"error": "result not found"}, status=404)
+        return web.json_response({"data": record})
+
+    async def reload(self, request: web.Request) -> web.Response:
+        ok, message = await self.status.reload()
+        if ok:
+            return web.json_response({"data": {"message": message}})
+        return web.json_response({"error": message}, status=500)
+
+
+@web.middleware
+async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map store failures to a 503 that leaks no path, and forbid MIME sniffing everywhere."""
+    try:
+        response: web.StreamResponse = await handler(request)
+    except StoreError as exc:
+        log.warning("server.store_error", path=request.path, error=str(exc))
+        response = web.json_response({"error": "store unavailable"}, status=503)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def build_app(
+    *, registry: CollectorRegistry, store: Store, status: ServerStatus
+) -> web.Application:
+    """The HTTP application; nothing is bound until `serve`."""
+    h = _Handlers(registry, store, status)
+    app = web.Application(client_max_size=CLIENT_MAX_SIZE, middlewares=[_guard])
+    app.router.add_get("/", h.index)
+    app.router.add_get("/metrics", h.metrics)
+    app.router.add_get("/healthz", h.healthz)
+    app.router.add_get("/readyz", h.readyz)
+    app.router.add_get("/api/v1/targets", h.targets)
+    app.router.add_get("/api/v1/results", h.results)
+    app.router.add_get("/api/v1/results/{id}", h.result)
+    app.router.add_post("/-/reload", h.reload)  # any other method gets aiohttp's 405
+    return app
+
+
+async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start `app` on host:port (0 picks a free port); returns the runner and the bound port.
+
+    Stop it with `await runner.cleanup()`. The access log is off: Prometheus scrapes every few
+    seconds and those lines would drown the one-line-per-probe log.
+    """
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    address = runner.addresses[0]
+    return runner, int(address[1])
