@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from monitor.expectation import Expectation
 from monitor.metrics import Metrics, SeriesKey, TargetInfo
 from monitor.probes import ProbeSuite
 from monitor.providers.http import build_client
-from monitor.runner import Runner
+from monitor.runner import DriftEvent, Runner
 from monitor.scheduler import JobSpec, ProbeScheduler
 from monitor.store import Store, open_store
 
@@ -66,8 +67,15 @@ def suite_detectors(suite: ProbeSuite) -> dict[str, int]:
 class Daemon:
     """Owns the running pieces; `ServerStatus` for the HTTP server."""
 
-    def __init__(self, config_path: Path, *, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        *,
+        registry: CollectorRegistry | None = None,
+        on_drift: Callable[[DriftEvent], None] | None = None,
+    ) -> None:
         self.config_path = config_path
+        self.on_drift = on_drift
         self.registry = registry or CollectorRegistry()
         self.metrics = Metrics(self.registry)
         self.loaded: LoadedConfig | None = None
@@ -133,7 +141,10 @@ class Daemon:
         self.drift = DriftEngine(
             drift_cfg.baseline_failure_rate, drift_cfg.design_failure_rate, drift_cfg.false_pages_per_week
         )
-        self.runner = Runner(metrics=self.metrics, store=self.store, drift=self.drift, clients=self._client)
+        self.runner = Runner(
+            metrics=self.metrics, store=self.store, drift=self.drift, clients=self._client,
+            on_drift=self.on_drift,
+        )
         self._apply(loaded)
         try:
             snapshot = await self.store.load_state(DRIFT_STATE_KEY)

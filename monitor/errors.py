@@ -2,6 +2,7 @@
 
     CanaryError
     ├── ConfigError              bad config or probe file; carries file:line: field: message
+    ├── StoreError               the store cannot open, read or commit (monitor/store/base.py)
     └── ProviderError            one probe request failed; the runner turns it into an outcome
         ├── ProviderTimeout          no complete reply within the target's timeout
         ├── ProviderHTTPError        a non-2xx status (429 is split out below)

@@ -111,7 +111,8 @@ class Fault:
             raise ValueError(f"unknown field(s) for a {kind} fault: {', '.join(sorted(unknown))}")
         for name, value in data.items():
             expected = _JSON_TYPES.get(name, (str,))
-            if isinstance(value, bool) and bool not in expected or not isinstance(value, expected):
+            is_bool = isinstance(value, bool)
+            if (is_bool and bool not in expected) or not isinstance(value, expected):
                 raise ValueError(f"`{name}` has the wrong type ({type(value).__name__})")
         return cls(**data)
 

@@ -28,10 +28,8 @@ WORDS = (
 )
 _PUNCT = (".", ",", ";", ":", "!", "?", "-", "(", ")", '"')
 _SPACES = (" ", "\n", "\n\n", "\t")
-STOPWORDS = frozenset(
-    "a an and are as at be but by for from has have i in is it its of on or that the this to "
-    "was were will with you your".split()
-)
+_STOPWORDS = "a an and are as at be but by for from has have i in is it its of on or that the this"
+STOPWORDS = frozenset(f"{_STOPWORDS} to was were will with you your".split(" "))
 
 CHOSEN_BASE_LOGPROB = -0.02
 DROPPED_TOP_LOGPROB = -0.25  # the original top-1 token, when a fault sampled the runner-up

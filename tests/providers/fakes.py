@@ -53,7 +53,9 @@ class Endpoint:
         return json.loads(self.request.content)
 
 
-def make_target(api: str = "openai_chat", api_key: str | None = API_KEY, **overrides: Any) -> Target:
+def make_target(
+    api: str = "openai_chat", api_key: str | None = API_KEY, **overrides: Any
+) -> Target:
     """A Target with an API key; overrides go through validation, `api_key=None` drops the key."""
     fields: dict[str, Any] = {
         "platform": "p",

@@ -47,9 +47,7 @@ class Drip(httpx.AsyncByteStream):
 
 
 async def post(
-    target_kwargs: dict[str, Any],
-    handler: Any,
-    **kwargs: Any,
+    target_kwargs: dict[str, Any], handler: Any, **kwargs: Any
 ) -> tuple[httpx.Response, bytes, float]:
     target = make_target(**target_kwargs)
     async with build_client(target, transport=httpx.MockTransport(handler)) as client:
@@ -57,7 +55,7 @@ async def post(
 
 
 def test_build_client_settings() -> None:
-    """The client carries the target's timeouts, pool size, base URL and headers, and never follows redirects."""
+    """The client has the target's timeouts, pool, base URL and headers, and no redirects."""
     target = make_target(timeout_s=42, concurrency=3, headers={"X-Team": "canary"})
     client = build_client(target)
     assert client.timeout == httpx.Timeout(connect=5, read=42, write=10, pool=5)
@@ -65,7 +63,7 @@ def test_build_client_settings() -> None:
     assert client.base_url == httpx.URL("http://test/")
     assert client.headers["User-Agent"] == f"canary-monitor/{monitor.__version__}"
     assert client.headers["X-Team"] == "canary"
-    pool = client._transport._pool  # type: ignore[attr-defined]  # httpx has no public getter for limits
+    pool = client._transport._pool  # type: ignore[attr-defined]  # no public getter for limits
     assert (pool._max_connections, pool._max_keepalive_connections) == (3, 3)
 
 
@@ -79,8 +77,9 @@ def test_build_client_settings() -> None:
         ("https://gw.example/llm/", "v1/messages", "https://gw.example/llm/v1/messages"),
     ],
 )
-async def test_base_url_joins_api_path(base_url: str, path: str, url: str, endpoint: Endpoint) -> None:
-    """base_url excludes `/v1`, tolerates one, and keeps any proxy prefix, with or without a trailing slash."""
+async def test_base_url_joins_api_path(base_url: str, path: str, url: str) -> None:
+    """base_url excludes `/v1` but tolerates one, and keeps a proxy prefix, slash or not."""
+    endpoint = Endpoint()
     target = make_target(base_url=base_url)
     async with build_client(target, transport=endpoint.transport) as client:
         await post_json(client, target, api_path(target, path), {}, {})
@@ -89,12 +88,15 @@ async def test_base_url_joins_api_path(base_url: str, path: str, url: str, endpo
 
 async def test_probe_headers_are_sent(endpoint: Endpoint) -> None:
     """Every probe carries its affinity key, Cache-Control: no-store and the canary user agent."""
-    request = ProbeRequest(messages=(Message("user", "hi"),), max_tokens=1, temperature=0, affinity_key="abc")
+    request = ProbeRequest(
+        messages=(Message("user", "hi"),), max_tokens=1, temperature=0, affinity_key="abc"
+    )
     target = make_target()
     async with build_client(target, transport=endpoint.transport) as client:
         await post_json(client, target, "v1/x", {"q": 1}, probe_headers(request, {"X-Extra": "1"}))
     sent = endpoint.request.headers
-    assert (sent["x-canary-affinity"], sent["cache-control"], sent["x-extra"]) == ("abc", "no-store", "1")
+    assert sent["x-canary-affinity"] == "abc"
+    assert (sent["cache-control"], sent["x-extra"]) == ("no-store", "1")
     assert sent["user-agent"].startswith("canary-monitor/")
     assert endpoint.sent_json == {"q": 1}
 
@@ -116,43 +118,72 @@ def test_empty_affinity_key_gets_a_fresh_one() -> None:
     ],
 )
 def test_kept_headers(keep: list[str], expected: dict[str, str]) -> None:
-    """Only the configured response headers are kept, matched case-insensitively, keyed in lower case."""
-    response = httpx.Response(200, headers={"X-Request-ID": "r1", "cf-ray": "c2", "Set-Cookie": "s"})
-    assert kept_headers(response, keep) == expected
+    """Only configured response headers are kept, matched case-insensitively, keyed lower-case."""
+    headers = {"X-Request-ID": "r1", "cf-ray": "c2", "Set-Cookie": "s"}
+    assert kept_headers(httpx.Response(200, headers=headers), keep) == expected
 
 
 RATE_429 = (
-    "HTTP 429: tokens: Rate limit reached for gpt-4o in organization org-AbCdEf123456 on tokens per"
-    " min (TPM): Limit 30000, Used 29450, Requested 1200. Please try again in 1.3s. Visit"
-    " https://platform.openai.com/account/rate-limits to learn m…"
+    "HTTP 429: tokens: Rate limit reached for gpt-4o in organization org-AbCdEf123456 on tokens"
+    " per min (TPM): Limit 30000, Used 29450, Requested 1200. Please try again in 1.3s. Visit"
+    " https://platform.openai.com/ac…"
 )
+SORRY = "The server had an error while processing your request. Sorry about that!"
+HTML_502 = b"<html><body>\n<h1>502 Bad Gateway</h1>\n</body></html>"
 
 
 @pytest.mark.parametrize(
-    ("status", "body", "headers", "kind", "message", "retry_after_s"),
+    ("endpoint", "kind", "message", "retry_after_s"),
     [
-        (429, fixture_bytes("openai_error_429"), {"Retry-After": "2"}, ProviderRateLimited, RATE_429, 2.0),
-        (429, b"", {}, ProviderRateLimited, "HTTP 429: (empty body)", None),
-        (500, fixture_bytes("openai_error_500"), {}, ProviderHTTPError,
-         "HTTP 500: server_error: The server had an error while processing your request. Sorry about that!", None),
-        (529, fixture_bytes("anthropic_error_529_overloaded"), {}, ProviderHTTPError,
-         "HTTP 529: overloaded_error: Overloaded", None),
-        (301, b"", {"Location": "http://elsewhere/"}, ProviderHTTPError, "HTTP 301: (empty body)", None),
-        (502, b"<html><body>\n<h1>502 Bad Gateway</h1>\n</body></html>", {}, ProviderHTTPError,
-         "HTTP 502: <html><body> <h1>502 Bad Gateway</h1> </body></html>", None),
+        pytest.param(
+            Endpoint(429, fixture_bytes("openai_error_429"), {"Retry-After": "2"}),
+            ProviderRateLimited,
+            RATE_429,
+            2.0,
+            id="openai-429",
+        ),
+        pytest.param(
+            Endpoint(429, b""), ProviderRateLimited, "HTTP 429: (empty body)", None, id="bare-429"
+        ),
+        pytest.param(
+            Endpoint(500, fixture_bytes("openai_error_500")),
+            ProviderHTTPError,
+            f"HTTP 500: server_error: {SORRY}",
+            None,
+            id="openai-500",
+        ),
+        pytest.param(
+            Endpoint(529, fixture_bytes("anthropic_error_529_overloaded")),
+            ProviderHTTPError,
+            "HTTP 529: overloaded_error: Overloaded",
+            None,
+            id="529-is-not-throttling-by-default",
+        ),
+        pytest.param(
+            Endpoint(301, b"", {"Location": "http://elsewhere/"}),
+            ProviderHTTPError,
+            "HTTP 301: (empty body)",
+            None,
+            id="redirect-not-followed",
+        ),
+        pytest.param(
+            Endpoint(502, HTML_502),
+            ProviderHTTPError,
+            "HTTP 502: <html><body> <h1>502 Bad Gateway</h1> </body></html>",
+            None,
+            id="html-502",
+        ),
     ],
 )
 async def test_status_mapping(
-    status: int, body: bytes, headers: dict[str, str], kind: type[ProviderError], message: str,
-    retry_after_s: float | None,
+    endpoint: Endpoint, kind: type[ProviderError], message: str, retry_after_s: float | None
 ) -> None:
-    """A non-2xx reply raises the matching error with status, summarised vendor message and Retry-After."""
-    endpoint = Endpoint(status=status, body=body, headers=headers)
+    """A non-2xx raises the matching error with its status, vendor summary and Retry-After."""
     with pytest.raises(ProviderError) as caught:
         await post({}, endpoint)
     assert type(caught.value) is kind
-    assert (str(caught.value), caught.value.status_code) == (message, status)
-    assert caught.value.body == body.decode()
+    assert (str(caught.value), caught.value.status_code) == (message, endpoint.status)
+    assert caught.value.body == endpoint.body.decode()
     if isinstance(caught.value, ProviderRateLimited):
         assert caught.value.retry_after_s == retry_after_s
 
@@ -164,22 +195,34 @@ async def test_extra_rate_limit_statuses() -> None:
         await post({}, endpoint, rate_limit_statuses=frozenset({429, 529}))
 
 
+REFUSED = "[Errno 111] Connection refused"
+RESET = "[Errno 104] Connection reset by peer"
+DISCONNECTED = "Server disconnected without sending a response."
+
+
 @pytest.mark.parametrize(
     ("error", "kind", "message"),
     [
-        (httpx.ConnectError("[Errno 111] Connection refused"), ProviderHTTPError,
-         "transport error: ConnectError: [Errno 111] Connection refused"),
-        (httpx.ReadError("[Errno 104] Connection reset by peer"), ProviderHTTPError,
-         "transport error: ReadError: [Errno 104] Connection reset by peer"),
-        (httpx.RemoteProtocolError("Server disconnected without sending a response."), ProviderHTTPError,
-         "transport error: RemoteProtocolError: Server disconnected without sending a response."),
+        (
+            httpx.ConnectError(REFUSED),
+            ProviderHTTPError,
+            f"transport error: ConnectError: {REFUSED}",
+        ),
+        (httpx.ReadError(RESET), ProviderHTTPError, f"transport error: ReadError: {RESET}"),
+        (
+            httpx.RemoteProtocolError(DISCONNECTED),
+            ProviderHTTPError,
+            f"transport error: RemoteProtocolError: {DISCONNECTED}",
+        ),
         (httpx.ConnectError(""), ProviderHTTPError, "transport error: ConnectError"),
         (httpx.ConnectTimeout("timed out"), ProviderTimeout, "no complete reply within 60 s"),
         (httpx.ReadTimeout("timed out"), ProviderTimeout, "no complete reply within 60 s"),
         (httpx.PoolTimeout("timed out"), ProviderTimeout, "no complete reply within 60 s"),
     ],
 )
-async def test_transport_errors(error: httpx.HTTPError, kind: type[ProviderError], message: str) -> None:
+async def test_transport_errors(
+    error: httpx.HTTPError, kind: type[ProviderError], message: str
+) -> None:
     """Connection failures are HTTP errors without a status; httpx timeouts are timeouts."""
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -194,14 +237,13 @@ async def test_transport_errors(error: httpx.HTTPError, kind: type[ProviderError
 @pytest.mark.parametrize(
     "response",
     [
-        httpx.Response(200, stream=Drip(b'{"choices": [')),
-        httpx.Response(200, stream=Drip()),
-        httpx.Response(500, stream=Drip(b"<html>")),
+        pytest.param(httpx.Response(200, stream=Drip(b'{"choices": [')), id="stalls-mid-body"),
+        pytest.param(httpx.Response(200, stream=Drip()), id="stalls-before-body"),
+        pytest.param(httpx.Response(500, stream=Drip(b"<html>")), id="error-body-stalls"),
     ],
-    ids=["stalls-mid-body", "stalls-before-body", "error-body-stalls"],
 )
 async def test_slow_body_trips_the_total_deadline(response: httpx.Response) -> None:
-    """A body that drips slower than timeout_s raises ProviderTimeout, though every chunk beats the read timeout."""
+    """A body dripping past timeout_s raises ProviderTimeout though no single read times out."""
     with pytest.raises(ProviderTimeout, match=r"^no complete reply within 0\.2 s$"):
         await post({"timeout_s": 0.2}, lambda request: response)
 
@@ -220,16 +262,23 @@ async def test_slow_headers_trip_the_deadline() -> None:
 @pytest.mark.parametrize(
     ("response", "outcome"),
     [
-        (httpx.Response(200, content=b"x" * 1024), "ok"),
-        (httpx.Response(200, stream=Drip(b"x" * 1000, b"x" * 24, stall=False)), "ok"),
-        (httpx.Response(200, content=b"x" * 1025), "protocol"),
-        (httpx.Response(200, stream=Drip(b"x" * 1000, b"x" * 25)), "protocol"),
-        (httpx.Response(500, stream=Drip(b"x" * 1000, b"x" * 5000)), "http"),
+        pytest.param(httpx.Response(200, content=b"x" * 1024), "ok", id="at-cap"),
+        pytest.param(
+            httpx.Response(200, stream=Drip(b"x" * 1000, b"x" * 24, stall=False)),
+            "ok",
+            id="chunked-at-cap",
+        ),
+        pytest.param(httpx.Response(200, content=b"x" * 1025), "protocol", id="declared-over"),
+        pytest.param(
+            httpx.Response(200, stream=Drip(b"x" * 1000, b"x" * 25)), "protocol", id="chunked-over"
+        ),
+        pytest.param(
+            httpx.Response(500, stream=Drip(b"x" * 1000, b"x" * 5000)), "http", id="error-over"
+        ),
     ],
-    ids=["at-cap", "chunked-at-cap", "declared-over", "chunked-over", "error-over"],
 )
 async def test_response_size_cap(response: httpx.Response, outcome: str) -> None:
-    """Bodies up to max_response_bytes pass; a larger 2xx is a protocol error, a larger error body is cut."""
+    """Up to max_response_bytes passes; a larger 2xx is a protocol error, an error body is cut."""
     if outcome == "ok":
         _, content, latency_s = await post({"max_response_bytes": 1024}, lambda r: response)
         assert (len(content), latency_s >= 0) == (1024, True)
@@ -246,22 +295,25 @@ async def test_response_size_cap(response: httpx.Response, outcome: str) -> None
 
 async def test_undecodable_body_is_a_protocol_error() -> None:
     """A body whose Content-Encoding lies is a protocol error, not a crash."""
-    response = httpx.Response(200, content=b"not gzip", headers={"Content-Encoding": "gzip"})
+    headers = {"Content-Encoding": "gzip"}
+    response = httpx.Response(200, stream=Drip(b"not gzip", stall=False), headers=headers)
     with pytest.raises(ProviderProtocolError, match=r"^response body could not be decoded"):
         await post({}, lambda r: response)
+
+
+ECHO_401 = f'{{"error": {{"message": "Incorrect API key provided: {API_KEY}.", "type": "x"}}}}'
 
 
 @pytest.mark.parametrize(
     ("status", "body", "raises"),
     [
-        (401, ('{"error": {"message": "Incorrect API key provided: %s.", "type": "invalid_request_error"}}'
-               % API_KEY).encode(), None),
-        (502, f"upstream rejected Authorization: Bearer {API_KEY}".encode(), None),
-        (200, b"", httpx.ConnectError(f"proxy refused key {API_KEY}")),
+        pytest.param(401, ECHO_401.encode(), None, id="vendor-echo"),
+        pytest.param(502, f"rejected Authorization: Bearer {API_KEY}".encode(), None, id="proxy"),
+        pytest.param(200, b"", httpx.ConnectError(f"refused key {API_KEY}"), id="exception"),
     ],
 )
 async def test_api_key_never_in_errors(status: int, body: bytes, raises: Exception | None) -> None:
-    """An API key echoed by a vendor, proxy or exception is redacted from the message and body."""
+    """An API key echoed by a vendor, proxy or exception is redacted from message and body."""
 
     def handler(request: httpx.Request) -> httpx.Response:
         if raises is not None:
@@ -288,25 +340,34 @@ async def test_api_key_never_in_errors(status: int, body: bytes, raises: Excepti
     ],
 )
 def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
-    """Retry-After is delta-seconds or an HTTP-date; past dates clamp to 0 and junk gives None."""
+    """Retry-After is delta-seconds or an HTTP-date; past dates clamp to 0, junk gives None."""
     now = datetime(2015, 10, 21, 7, 28, 0, tzinfo=UTC)
     assert parse_retry_after(value, now=now) == seconds
+
+
+TOP_LOGPROBS_400 = (
+    "invalid_request_error: Invalid 'top_logprobs': integer above maximum value."
+    " Expected a value <= 20, but got 25 instead."
+)
+LLAMACPP_500 = b'{"error": {"code": 500, "message": "slot unavailable", "type": "server_error"}}'
+VLLM_400 = b'{"object": "error", "message": "too long", "type": "BadRequestError", "code": 400}'
 
 
 @pytest.mark.parametrize(
     ("body", "summary"),
     [
-        (fixture_bytes("openai_error_400"), "invalid_request_error: Invalid 'top_logprobs': integer above"
-         " maximum value. Expected a value <= 20, but got 25 instead."),
-        (fixture_bytes("anthropic_error_529_overloaded"), "overloaded_error: Overloaded"),
-        (b'{"error": {"code": 500, "message": "slot unavailable", "type": "server_error"}}',
-         "server_error: slot unavailable"),
-        (b'{"object": "error", "message": "max_tokens too large", "type": "BadRequestError", "code": 400}',
-         "BadRequestError: max_tokens too large"),
-        (b'{"detail": "Not Found"}', "Not Found"),
-        (b'{"error": "model not loaded"}', "model not loaded"),
-        (b"", "(empty body)"),
-        (b'{"error": {"message": "' + b"m" * 300 + b'"}}', "m" * 199 + "…"),
+        pytest.param(fixture_bytes("openai_error_400"), TOP_LOGPROBS_400, id="openai"),
+        pytest.param(
+            fixture_bytes("anthropic_error_529_overloaded"),
+            "overloaded_error: Overloaded",
+            id="anthropic",
+        ),
+        pytest.param(LLAMACPP_500, "server_error: slot unavailable", id="llamacpp"),
+        pytest.param(VLLM_400, "BadRequestError: too long", id="vllm-legacy"),
+        pytest.param(b'{"detail": "Not Found"}', "Not Found", id="fastapi"),
+        pytest.param(b'{"error": "model not loaded"}', "model not loaded", id="string-error"),
+        pytest.param(b"", "(empty body)", id="empty"),
+        pytest.param(b'{"error": {"message": "' + b"m" * 300 + b'"}}', "m" * 199 + "…", id="long"),
     ],
 )
 def test_summarise_error(body: bytes, summary: str) -> None:
