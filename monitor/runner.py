@@ -29,6 +29,7 @@ from monitor.errors import (
 from monitor.metrics import Metrics
 from monitor.probes import Probe, ProbeSuite
 from monitor.providers import PROVIDERS
+from monitor.providers.http import redact
 from monitor.store import Store
 from monitor.types import Outcome, ProbeRequest, Result
 
@@ -70,14 +71,6 @@ def affinity_key(target: Target, suite: ProbeSuite, probe: Probe) -> str:
     if probe.sticky:
         return uuid.uuid5(uuid.NAMESPACE_URL, f"{target.name}/{suite.suite}/{probe.name}").hex
     return uuid.uuid4().hex
-
-
-def redact(text: str, target: Target) -> str:
-    if target.api_key is not None:
-        secret = target.api_key.get_secret_value()
-        if secret:
-            text = text.replace(secret, "[REDACTED]")
-    return text
 
 
 async def execute_probe(

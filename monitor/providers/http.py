@@ -204,7 +204,9 @@ def json_object(content: bytes) -> dict[str, Any]:
     except ValueError as exc:
         raise ProviderProtocolError(f"body is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):
-        raise ProviderProtocolError(f"body is a JSON {type(doc).__name__}, not an object")
+        kind = {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(doc))
+        kind = kind or "number"
+        raise ProviderProtocolError(f"body is a JSON {kind}, not an object")
     return doc
 
 

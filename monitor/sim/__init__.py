@@ -1,0 +1,30 @@
+"""The simulated serving fleet: a real HTTP server speaking vendor wire formats, with faults.
+
+Used by `canary demo`, the tests and the benchmarks; the daemon itself never imports it, so
+it cannot tell a simulated pool from a real one.
+
+    async with run_fleet([SimBackend("vllm-prod", "default", "openai_chat")], book) as fleet:
+        fleet.set_fault("vllm-prod", "default", Fault("wrong_script", rate=0.1))
+        url = fleet.base_url("vllm-prod", "default")
+"""
+
+from __future__ import annotations
+
+from monitor.sim.answers import GENERIC_REPLY, Answer, AnswerBook
+from monitor.sim.faults import FAULT_KINDS, Fault, FaultKind
+from monitor.sim.generate import fingerprint
+from monitor.sim.server import AFFINITY_HEADER, SimBackend, SimFleet, run_fleet
+
+__all__ = [
+    "AFFINITY_HEADER",
+    "FAULT_KINDS",
+    "GENERIC_REPLY",
+    "Answer",
+    "AnswerBook",
+    "Fault",
+    "FaultKind",
+    "SimBackend",
+    "SimFleet",
+    "fingerprint",
+    "run_fleet",
+]

@@ -1,0 +1,207 @@
+"""The simulated fleet: one aiohttp server on loopback serving every (platform, pool).
+
+A target's base URL is `http://HOST:PORT/<platform>/<pool>/`; each pool speaks one wire API
+at `v1/chat/completions` (OpenAI) or `v1/messages` (Anthropic). The daemon cannot tell it
+from a real endpoint: the point is to test the whole path (HTTP, parsing, detectors, drift,
+alerts) against faults we inject and therefore know the truth about.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from monitor.sim import control, transport
+from monitor.sim.answers import AnswerBook
+from monitor.sim.anthropic_wire import ANTHROPIC_MESSAGES
+from monitor.sim.faults import Fault, FaultTable, Plan
+from monitor.sim.generate import generate
+from monitor.sim.openai_wire import OPENAI_CHAT
+from monitor.sim.records import Api, ChatRequest, SimError, WireFormat
+
+AFFINITY_HEADER = "X-Canary-Affinity"
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+WIRES: dict[str, WireFormat] = {w.api: w for w in (OPENAI_CHAT, ANTHROPIC_MESSAGES)}
+
+
+@dataclass(frozen=True, slots=True)
+class SimBackend:
+    """One (platform, pool) and the API it speaks; empty `models` accepts any model name."""
+
+    platform: str
+    pool: str
+    api: Api
+    models: Sequence[str] = ()
+
+    @classmethod
+    def parse(cls, spec: str) -> SimBackend:
+        """`platform/pool/api[/model,model...]`, the CLI's `--backend` form."""
+        parts = spec.split("/")
+        if len(parts) not in (3, 4) or parts[2] not in WIRES or not all(parts[:2]):
+            raise ValueError(f"expected platform/pool/{{{'|'.join(WIRES)}}}[/models], got {spec!r}")
+        models = tuple(m for m in parts[3].split(",") if m) if len(parts) == 4 else ()
+        return cls(parts[0], parts[1], WIRES[parts[2]].api, models)
+
+
+class SimFleet:
+    """State of the simulated fleet (backends, answers, faults) and its HTTP server."""
+
+    def __init__(
+        self,
+        backends: Iterable[SimBackend],
+        answer_book: AnswerBook | None = None,
+        *,
+        seed: int = 0,
+        api_key: str | None = None,
+    ) -> None:
+        self.backends = {(b.platform, b.pool): b for b in backends}
+        self.book = answer_book if answer_book is not None else AnswerBook()
+        self.faults = FaultTable(seed)
+        self.seed = seed
+        self.api_key = api_key
+        self.host = "127.0.0.1"
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    # Python control API -------------------------------------------------------------------
+
+    def set_fault(self, platform: str, pool: str, fault: Fault) -> None:
+        """Activate `fault` on a pool, replacing a fault of the same kind there."""
+        if (platform, pool) not in self.backends:
+            raise KeyError(f"no backend {platform}/{pool}")
+        self.faults.set(platform, pool, fault)
+
+    def clear_faults(
+        self, platform: str | None = None, pool: str | None = None, kind: str | None = None
+    ) -> int:
+        """Remove matching faults (all of them with no argument); returns how many."""
+        return self.faults.clear(platform, pool, kind)
+
+    def list_faults(self) -> list[dict[str, Any]]:
+        return self.faults.listing()
+
+    def stats(self) -> list[dict[str, Any]]:
+        """Per (platform, pool): requests served and requests each fault kind affected."""
+        return self.faults.stats()
+
+    def affected(self, platform: str, pool: str, kind: str) -> int:
+        return self.faults.affected[(platform, pool, kind)]
+
+    def reset_stats(self) -> None:
+        self.faults.reset_stats()
+
+    def base_url(self, platform: str, pool: str) -> str:
+        if (platform, pool) not in self.backends:
+            raise KeyError(f"no backend {platform}/{pool}")
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}/{platform}/{pool}/"
+
+    # HTTP ---------------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        for wire, path in ((OPENAI_CHAT, "chat/completions"), (ANTHROPIC_MESSAGES, "messages")):
+            app.router.add_post(f"/{{platform}}/{{pool}}/v1/{path}", self._handler(wire))
+        app.router.add_routes(control.routes(self))
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Listen on `host:port` (0 picks a free port, then `self.port` tells which)."""
+        runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        self._runner = runner
+        self.host, self.port = host, int(runner.addresses[0][1])
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        del request
+        return web.json_response({"status": "ok"})
+
+    def _handler(self, wire: WireFormat) -> Handler:
+        async def handle(request: web.Request) -> web.Response:
+            return await self._serve(request, wire)
+
+        return handle
+
+    def _error(self, wire: WireFormat, error: SimError, request_id: str) -> web.Response:
+        headers = {wire.request_id_header: request_id, **error.headers}
+        body = wire.render_error(error, request_id)
+        return web.json_response(body, status=error.status, headers=headers)
+
+    async def _serve(self, request: web.Request, wire: WireFormat) -> web.Response:
+        request_id = "req_" + uuid.uuid4().hex[:24]
+        platform, pool = request.match_info["platform"], request.match_info["pool"]
+        backend = self.backends.get((platform, pool))
+        try:
+            if backend is None or backend.api != wire.api:
+                raise SimError(404, "not_found", f"Unknown platform/pool {platform}/{pool}.")
+            transport.check_auth(self.api_key, request.headers, wire)
+            chat = wire.parse(transport.parse_json(await request.read()))
+            if backend.models and chat.model not in backend.models:
+                raise SimError(
+                    404, "not_found", f"The model `{chat.model}` does not exist.",
+                    param="model", code="model_not_found",
+                )
+        except SimError as error:
+            return self._error(wire, error, request_id)
+        plan = self.faults.plan(platform, pool, request.headers.get(AFFINITY_HEADER, ""))
+        try:
+            return await self._answer(
+                wire, chat, plan, platform=platform, pool=pool, request_id=request_id
+            )
+        finally:
+            self.faults.record(platform, pool, plan)
+
+    async def _answer(
+        self, wire: WireFormat, chat: ChatRequest, plan: Plan, *, platform: str, pool: str,
+        request_id: str,
+    ) -> web.Response:
+        if (fault := plan.get("latency")) is not None:
+            plan.mark("latency")
+            await asyncio.sleep(fault.delay_s)
+        if (fault := plan.get("http_error")) is not None:
+            plan.mark("http_error")
+            return self._error(wire, transport.injected_error(fault), request_id)
+        gen = generate(self.book, chat, platform, pool, plan)
+        body = wire.render(chat, gen, wire.new_id())
+        if (fault := plan.get("malformed")) is not None:
+            plan.mark("malformed")
+            text = transport.malformed_body(body, fault, wire, plan.rng)
+        else:
+            text = json.dumps(body, ensure_ascii=False)
+        headers = {wire.request_id_header: request_id, "X-Served-By": gen.fingerprint}
+        return web.Response(text=text, content_type="application/json", headers=headers)
+
+
+@asynccontextmanager
+async def run_fleet(
+    backends: Iterable[SimBackend],
+    answer_book: AnswerBook | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    seed: int = 0,
+    api_key: str | None = None,
+) -> AsyncIterator[SimFleet]:
+    """Serve a fleet for the duration of the block; `fleet.base_url(platform, pool)` to probe."""
+    fleet = SimFleet(backends, answer_book, seed=seed, api_key=api_key)
+    await fleet.start(host, port)
+    try:
+        yield fleet
+    finally:
+        await fleet.close()
