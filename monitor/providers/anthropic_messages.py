@@ -96,6 +96,8 @@ def parse(content: bytes) -> Reply:
     kind = optional(doc, "type", str, "")
     if kind == "error" or doc.get("error") is not None:
         raise ProviderProtocolError(f"error body on a 2xx: {summarise_error(content)}")
+    if kind is None:
+        raise ProviderProtocolError("type is missing")
     if kind != "message":
         raise ProviderProtocolError(f"type is {kind!r}, not 'message'")
     blocks = required(doc, "content", list, "")

@@ -2,7 +2,7 @@
 
 `post_json` is the only place a probe touches the network. It enforces a *total* deadline of
 `target.timeout_s` (httpx's read timeout is per chunk, so a slow-drip body would otherwise hang
-for ever), caps the body at `target.max_response_bytes`, and turns every failure into a
+forever), caps the body at `target.max_response_bytes`, and turns every failure into a
 `ProviderError`. Vendor error bodies are summarised, and the API key is scrubbed from every
 message and body we keep, because both end up in logs and the transcript store.
 """

@@ -109,12 +109,11 @@ def parse(content: bytes) -> Reply:
         raise ProviderProtocolError("choices[0] is not an object")
     message = required(choice, "message", dict, "choices[0].")
     raw_finish = optional(choice, "finish_reason", str, "choices[0].")
+    finish = None if raw_finish is None else FINISH_REASONS.get(raw_finish, FinishReason.OTHER)
     usage = optional(doc, "usage", dict, "") or {}
     return Reply(
         text=optional(message, "content", str, "choices[0].message.") or "",
-        finish_reason=None
-        if raw_finish is None
-        else FINISH_REASONS.get(raw_finish, FinishReason.OTHER),
+        finish_reason=finish,
         raw_finish_reason=raw_finish,
         model=optional(doc, "model", str, ""),
         response_id=optional(doc, "id", str, ""),
@@ -136,24 +135,17 @@ def _logprobs(choice: dict[str, Any]) -> tuple[TokenLogprob, ...] | None:
     tokens: list[TokenLogprob] = []
     for i, entry in enumerate(entries):
         where = f"choices[0].logprobs.content[{i}]"
-        if not isinstance(entry, dict):
-            raise ProviderProtocolError(f"{where} is not an object")
-        top: list[tuple[str, float]] = []
-        for j, alt in enumerate(optional(entry, "top_logprobs", list, f"{where}.") or []):
-            alt_where = f"{where}.top_logprobs[{j}]"
-            if not isinstance(alt, dict):
-                raise ProviderProtocolError(f"{alt_where} is not an object")
-            top.append(
-                (
-                    required(alt, "token", str, f"{alt_where}."),
-                    required(alt, "logprob", float, f"{alt_where}."),
-                )
-            )
-        tokens.append(
-            TokenLogprob(
-                token=required(entry, "token", str, f"{where}."),
-                logprob=required(entry, "logprob", float, f"{where}."),
-                top=tuple(top),
-            )
-        )
+        token, logprob = _token(entry, where)
+        alternatives = optional(entry, "top_logprobs", list, f"{where}.") or []
+        top = tuple(_token(alt, f"{where}.top_logprobs[{j}]") for j, alt in enumerate(alternatives))
+        tokens.append(TokenLogprob(token=token, logprob=logprob, top=top))
     return tuple(tokens)
+
+
+def _token(entry: Any, where: str) -> tuple[str, float]:
+    """(token, logprob) of one logprobs entry; extra keys (llama.cpp `id`, `bytes`) are ignored."""
+    if not isinstance(entry, dict):
+        raise ProviderProtocolError(f"{where} is not an object")
+    return required(entry, "token", str, f"{where}."), required(
+        entry, "logprob", float, f"{where}."
+    )

@@ -54,10 +54,11 @@ async def post(
         return await post_json(client, target, "v1/x", {"q": 1}, {AFFINITY_HEADER: "k"}, **kwargs)
 
 
-def test_build_client_settings() -> None:
+async def test_build_client_settings() -> None:
     """The client has the target's timeouts, pool, base URL and headers, and no redirects."""
     target = make_target(timeout_s=42, concurrency=3, headers={"X-Team": "canary"})
-    client = build_client(target)
+    async with build_client(target) as client:
+        pass
     assert client.timeout == httpx.Timeout(connect=5, read=42, write=10, pool=5)
     assert client.follow_redirects is False
     assert client.base_url == httpx.URL("http://test/")
@@ -334,6 +335,7 @@ async def test_api_key_never_in_errors(status: int, body: bytes, raises: Excepti
         ("-3", 0.0),
         ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0),
         ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0),
+        ("Wed, 21 Oct 2015 07:28:30 -0000", 30.0),
         ("", None),
         (None, None),
         ("soon", None),

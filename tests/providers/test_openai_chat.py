@@ -223,6 +223,24 @@ async def test_finish_reason_mapping(raw: str | None, expected: FinishReason | N
     assert (reply.finish_reason, reply.raw_finish_reason) == (expected, raw)
 
 
+@pytest.mark.parametrize(
+    ("logprobs", "expected"),
+    [
+        pytest.param({"content": None, "refusal": None}, None, id="content-null"),
+        pytest.param({"content": []}, (), id="content-empty"),
+        pytest.param(
+            {"content": [{"token": "a", "logprob": 0}]},
+            (TokenLogprob("a", 0.0),),
+            id="integer-logprob-no-alternatives",
+        ),
+    ],
+)
+async def test_logprobs_shapes(logprobs: Any, expected: tuple[TokenLogprob, ...] | None) -> None:
+    """Null content means no logprobs; an empty list, int logprobs and no alternatives are fine."""
+    reply = await complete(Endpoint(body=choice(logprobs=logprobs)))
+    assert reply.logprobs == expected
+
+
 def choice(**fields: Any) -> bytes:
     """A chat completion whose first choice is `fields` over a valid default."""
     base = {"index": 0, "message": {"role": "assistant", "content": "Paris."}}

@@ -1,0 +1,61 @@
+"""The answer book: probe references in, known-good replies out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import ConfigError
+from monitor.sim import GENERIC_REPLY, AnswerBook
+from monitor.sim.answers import corrects_premise
+from monitor.types import Message
+
+from .conftest import ARITHMETIC, CAPITAL, DNS, DNS_SYSTEM
+
+
+def test_loads_every_reference(book: AnswerBook) -> None:
+    """Every probe with a `reference` is in the book; probes without one are not."""
+    assert len(book) == 6
+    assert book.lookup(None, [Message("user", CAPITAL)]).text == "Paris"
+    assert book.lookup(None, [Message("user", "Tell me something.")]).known is False
+
+
+def test_lookup_ignores_whitespace_but_not_the_system_prompt(book: AnswerBook) -> None:
+    """Re-wrapped prompts still hit; the same prompt under another system prompt does not."""
+    spaced = [Message("user", "  What is 17 times 23?\nReply with the number only. ")]
+    assert book.lookup(None, spaced).text == "391"
+    assert book.lookup(f" {DNS_SYSTEM}\n", [Message("user", DNS)]).known
+    assert not book.lookup(None, [Message("user", DNS)]).known
+    assert book.lookup(None, [Message("user", ARITHMETIC)]).tokens == ("391",)
+
+
+def test_unknown_conversations_get_the_generic_reply(book: AnswerBook) -> None:
+    """A conversation not in the book gets clean English, or JSON in JSON mode."""
+    assert book.lookup(None, [Message("user", "hello?")]).text == GENERIC_REPLY
+    reply = book.lookup(None, [Message("user", "hello?")], json_mode=True).text
+    assert isinstance(json.loads(reply), dict)
+
+
+@pytest.mark.parametrize(
+    ("reference", "expected"),
+    [
+        ("Actually, the Great Wall is not visible from the Moon.", True),
+        ("No, that is a myth.", True),
+        ("That's a common misconception: ...", True),
+        ("It isn't true that ...", True),
+        ("Paris", False),
+        ("Nothing is wrong here.", False),
+    ],
+)
+def test_premise_correction_is_recognised(reference: str, expected: bool) -> None:
+    """References that open by correcting the prompt mark a false-premise probe."""
+    assert corrects_premise(reference) is expected
+
+
+def test_a_bad_probe_file_fails_at_load(tmp_path: Path) -> None:
+    """Bad YAML fails at start-up with the file named, not on the first request."""
+    (tmp_path / "bad.yaml").write_text("suite: x\nversion: 0\nprobes: []\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        AnswerBook.from_probe_dir(tmp_path)
