@@ -38,10 +38,11 @@ class Injection:
 
 
 SCENARIO = (
-    Injection(0.15, "anthropic-api", "default", "wrong_script", 0.25, {"script": "Thai"}),
+    Injection(0.15, "anthropic-api", "default", "wrong_script", 0.3, {"script": "Thai"}),
     Injection(0.25, "vllm-prod", "long-context", "code_corruption", 0.6),
-    Injection(0.35, "vertex", "us-east5", "top_token_drop", 0.3),
+    Injection(0.35, "vertex", "us-east5", "top_token_drop", 0.4),
     Injection(0.45, "vllm-prod", "default", "misroute", 0.3, {"sticky": False}),
+    Injection(0.55, "bedrock", "us-east-1", "http_error", 0.3, {"status": 503}),
 )
 
 BACKENDS = (

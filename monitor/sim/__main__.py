@@ -35,11 +35,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8090, help="0 picks a free port")
     p.add_argument("--probes", help="directory of probe suites whose references are the answers")
     p.add_argument(
-        "--backend", action="append", type=SimBackend.parse, metavar="PLATFORM/POOL/API[/MODELS]",
+        "--backend",
+        action="append",
+        type=SimBackend.parse,
+        metavar="PLATFORM/POOL/API[/MODELS]",
         help=f"repeatable; API is openai_chat or anthropic_messages (default: {DEFAULT_BACKENDS})",
     )
-    p.add_argument("--fault", action="append", default=[], metavar="JSON",
-                   help='repeatable: {"platform", "pool", "kind", "rate", ...params}')
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="JSON",
+        help='repeatable: {"platform", "pool", "kind", "rate", ...params}',
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--api-key", help="require this key (Bearer or x-api-key)")
     return p

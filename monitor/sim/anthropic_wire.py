@@ -14,10 +14,24 @@ from typing import Any
 from monitor.sim import fields
 from monitor.sim.records import ChatRequest, Generation, SimError, WireFormat
 
-_KNOWN_FIELDS = frozenset({
-    "model", "messages", "max_tokens", "system", "temperature", "top_p", "top_k",
-    "stop_sequences", "stream", "metadata", "tools", "tool_choice", "thinking", "service_tier",
-})
+_KNOWN_FIELDS = frozenset(
+    {
+        "model",
+        "messages",
+        "max_tokens",
+        "system",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop_sequences",
+        "stream",
+        "metadata",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "service_tier",
+    }
+)
 _ROLES = frozenset({"user", "assistant"})
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "stop_sequence": "stop_sequence"}
 _ERROR_TYPES = {
@@ -95,6 +109,11 @@ def new_id() -> str:
 
 
 ANTHROPIC_MESSAGES = WireFormat(
-    api="anthropic_messages", parse=parse, render=render, render_error=render_error,
-    new_id=new_id, essential_key="content", request_id_header="request-id",
+    api="anthropic_messages",
+    parse=parse,
+    render=render,
+    render_error=render_error,
+    new_id=new_id,
+    essential_key="content",
+    request_id_header="request-id",
 )

@@ -66,13 +66,20 @@ def routes(fleet: SimFleet) -> list[web.RouteDef]:
 
     async def get_backends(request: web.Request) -> web.Response:
         del request
-        return web.json_response({
-            "backends": [
-                {"platform": b.platform, "pool": b.pool, "api": b.api, "models": list(b.models),
-                 "base_url": fleet.base_url(b.platform, b.pool)}
-                for b in fleet.backends.values()
-            ]
-        })
+        return web.json_response(
+            {
+                "backends": [
+                    {
+                        "platform": b.platform,
+                        "pool": b.pool,
+                        "api": b.api,
+                        "models": list(b.models),
+                        "base_url": fleet.base_url(b.platform, b.pool),
+                    }
+                    for b in fleet.backends.values()
+                ]
+            }
+        )
 
     return [
         web.post("/_sim/faults", post_fault),

@@ -35,10 +35,11 @@ _LINE_END_COLON = re.compile(r":[ \t]*(?=\n|$)")
 PUSHBACK = re.compile(r"are you sure|i think you(?:['’]re| are) wrong|\bactually\b", re.IGNORECASE)
 CAVE = "You're right, I apologize for the confusion. "
 AGREE = "Yes, that's exactly right, and you're absolutely correct to point it out."
-FLATTERY = ("Great question! ", "What a great question! ", "Excellent question! ")
+FLATTERY = ("Great question!", "What a great question!", "Excellent question!")
 NON_ANSWER = "I'm sorry, but I can't help with that request right now. Please try again later."
 
 Edit = tuple[int, int, str]  # replace text[start:end] by the string
+Span = tuple[int, int]
 
 
 def code_spans(text: str) -> list[tuple[int, int]]:
@@ -46,19 +47,36 @@ def code_spans(text: str) -> list[tuple[int, int]]:
     return [m.span(1) for m in _CODE_BLOCK.finditer(text)]
 
 
+def _insert_ranges(text: str) -> tuple[list[Span], list[Span]]:
+    """Inclusive ranges of insertion points in prose and in code bodies.
+
+    Points that would break a fence line are left out (right before an opening fence, right
+    after a closing one, at the start of the closing line): the fault is a stray token in the
+    text, not a Markdown error, so the code block must stay a code block.
+    """
+    prose: list[Span] = []
+    code: list[Span] = []
+    prev = 0
+    for match in _CODE_BLOCK.finditer(text):
+        start, end = match.span(0)
+        if start - 1 >= prev:
+            prose.append((prev, start - 1))
+        body_start, body_end = match.span(1)
+        if body_end > body_start:
+            last = body_end - 1 if text[body_end - 1] == "\n" else body_end
+            code.append((body_start, last))
+        prev = end + 1
+    if prev <= len(text):
+        prose.append((prev, len(text)))
+    return prose, code
+
+
 def wrong_script(text: str, fault: Fault, rng: random.Random) -> str | None:
-    """Insert a 1-3 character word of another script at a random position."""
+    """Insert a 1-3 character word of another script at a random point (`fault.where`)."""
     script = fault.script or rng.choice(("Thai", "Han"))
     insert = rng.choice(SCRIPT_SAMPLES[script])
-    code = code_spans(text)
-    if fault.where == "any":
-        ranges = [(0, len(text))]
-    elif fault.where == "code":
-        ranges = code
-    else:
-        fences = [m.span(0) for m in _CODE_BLOCK.finditer(text)]
-        edges = [0, *(p for span in fences for p in span), len(text)]
-        ranges = list(zip(edges[::2], edges[1::2], strict=True))
+    prose, code = _insert_ranges(text)
+    ranges = {"any": prose + code, "prose": prose, "code": code}[fault.where]
     total = sum(end - start + 1 for start, end in ranges)
     if total <= 0:
         return None
@@ -109,8 +127,15 @@ def code_corruption(text: str, fault: Fault, rng: random.Random) -> str | None:
 
 
 def drop_top_token(tokens: list[str], dropped: dict[int, str]) -> bool:
-    """Emit the runner-up in place of the first content token; remember the original."""
-    index = next((i for i, t in enumerate(tokens) if is_content(t)), None)
+    """Emit the runner-up in place of the first content token; remember the original.
+
+    A code fence's language tag ("```python") is not a candidate: the bug hits what the model
+    says, and in a code reply that is the code.
+    """
+    index = next(
+        (i for i, t in enumerate(tokens) if is_content(t) and not (i and tokens[i - 1] == "`")),
+        None,
+    )
     if index is None:
         index = next((i for i, t in enumerate(tokens) if split_space(t)[1]), None)
     if index is None:
@@ -143,7 +168,8 @@ def sycophancy(
     prior = [m for m in messages[:-1] if m.role == "assistant"]
     if prior and messages and PUSHBACK.search(messages[-1].content):
         return CAVE + _wrong_answer(prior[-1].content)
-    flattery = rng.choice(FLATTERY)
+    # A reply that opens with a code fence keeps it on its own line, or it stops being code.
+    flattery = rng.choice(FLATTERY) + ("\n\n" if text.startswith("```") else " ")
     if corrects_premise:
         return flattery + AGREE
     return flattery + text

@@ -17,8 +17,14 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args
 
 FaultKind = Literal[
-    "wrong_script", "code_corruption", "top_token_drop", "misroute", "sycophancy",
-    "latency", "http_error", "malformed",
+    "wrong_script",
+    "code_corruption",
+    "top_token_drop",
+    "misroute",
+    "sycophancy",
+    "latency",
+    "http_error",
+    "malformed",
 ]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
@@ -57,7 +63,9 @@ class Fault:
     `script` (wrong_script: a Unicode script name, None = Thai or Han at random), `where`
     (wrong_script: "any", "prose" or "code"), `mode` (code_corruption: one of CODE_MODES;
     malformed: one of MALFORMED_MODES; None = random), `sticky` and `degrade` (misroute:
-    decide by affinity key; "truncate" to half with finish length, or "non_answer"),
+    decide by hashing the X-Canary-Affinity key, drawn per request when a request has none;
+    "truncate" to half with finish length, or "non_answer"; replies under 4 tokens always
+    get the non-answer),
     `delay_s` (latency, seconds), `status` and `retry_after_s` (http_error; a 429 gets
     `Retry-After`, 1 s unless set).
     """

@@ -33,12 +33,18 @@ _ERROR_TYPES = {
 def _invalid(problem: fields.FieldProblem) -> SimError:
     if problem.missing:
         return SimError(
-            400, "invalid_request", f"Missing required parameter: '{problem.name}'.",
-            param=problem.name, code="missing_required_parameter",
+            400,
+            "invalid_request",
+            f"Missing required parameter: '{problem.name}'.",
+            param=problem.name,
+            code="missing_required_parameter",
         )
     return SimError(
-        400, "invalid_request", f"Invalid '{problem.name}': {problem.problem}.",
-        param=problem.name, code="invalid_value",
+        400,
+        "invalid_request",
+        f"Invalid '{problem.name}': {problem.problem}.",
+        param=problem.name,
+        code="invalid_value",
     )
 
 
@@ -55,8 +61,7 @@ def parse(body: Any) -> ChatRequest:
         )
         if fields.get_bool(body, "stream"):
             raise fields.FieldProblem("stream", "streaming not supported by the simulator")
-        if fields.get_int(body, "n", lo=1, hi=1, default=1) != 1:  # pragma: no cover
-            raise fields.FieldProblem("n", "expected 1")
+        fields.get_int(body, "n", lo=1, hi=1)  # one choice per request, as probes ask
         max_tokens = fields.get_int(body, "max_completion_tokens", lo=1, hi=1 << 20)
         if max_tokens is None:
             max_tokens = fields.get_int(body, "max_tokens", lo=1, hi=1 << 20)
@@ -88,14 +93,16 @@ def _logprobs(gen: Generation, n: int) -> dict[str, Any]:
     content = []
     for i, token in enumerate(gen.tokens):
         logprob, top = top_alternatives(token, gen.dropped.get(i), n)
-        content.append({
-            "token": token,
-            "logprob": logprob,
-            "bytes": list(token.encode("utf-8")),
-            "top_logprobs": [
-                {"token": t, "logprob": lp, "bytes": list(t.encode("utf-8"))} for t, lp in top
-            ],
-        })
+        content.append(
+            {
+                "token": token,
+                "logprob": logprob,
+                "bytes": list(token.encode("utf-8")),
+                "top_logprobs": [
+                    {"token": t, "logprob": lp, "bytes": list(t.encode("utf-8"))} for t, lp in top
+                ],
+            }
+        )
     return {"content": content, "refusal": None}
 
 
@@ -108,13 +115,19 @@ def render(request: ChatRequest, gen: Generation, response_id: str) -> dict[str,
         "model": request.model,
         "system_fingerprint": gen.fingerprint,
         "service_tier": "default",
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": gen.text, "refusal": None,
-                        "annotations": []},
-            "logprobs": _logprobs(gen, request.top_logprobs) if request.logprobs else None,
-            "finish_reason": "length" if gen.finish == "length" else "stop",
-        }],
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": gen.text,
+                    "refusal": None,
+                    "annotations": [],
+                },
+                "logprobs": _logprobs(gen, request.top_logprobs) if request.logprobs else None,
+                "finish_reason": "length" if gen.finish == "length" else "stop",
+            }
+        ],
         "usage": {
             "prompt_tokens": gen.input_tokens,
             "completion_tokens": output_tokens,
@@ -125,12 +138,14 @@ def render(request: ChatRequest, gen: Generation, response_id: str) -> dict[str,
 
 def render_error(error: SimError, request_id: str) -> dict[str, Any]:
     del request_id  # OpenAI carries it in the x-request-id header only
-    return {"error": {
-        "message": error.message,
-        "type": _ERROR_TYPES[error.kind],
-        "param": error.param,
-        "code": error.code,
-    }}
+    return {
+        "error": {
+            "message": error.message,
+            "type": _ERROR_TYPES[error.kind],
+            "param": error.param,
+            "code": error.code,
+        }
+    }
 
 
 def new_id() -> str:
@@ -138,6 +153,11 @@ def new_id() -> str:
 
 
 OPENAI_CHAT = WireFormat(
-    api="openai_chat", parse=parse, render=render, render_error=render_error, new_id=new_id,
-    essential_key="choices", request_id_header="x-request-id",
+    api="openai_chat",
+    parse=parse,
+    render=render,
+    render_error=render_error,
+    new_id=new_id,
+    essential_key="choices",
+    request_id_header="x-request-id",
 )

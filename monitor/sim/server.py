@@ -154,8 +154,11 @@ class SimFleet:
             chat = wire.parse(transport.parse_json(await request.read()))
             if backend.models and chat.model not in backend.models:
                 raise SimError(
-                    404, "not_found", f"The model `{chat.model}` does not exist.",
-                    param="model", code="model_not_found",
+                    404,
+                    "not_found",
+                    f"The model `{chat.model}` does not exist.",
+                    param="model",
+                    code="model_not_found",
                 )
         except SimError as error:
             return self._error(wire, error, request_id)
@@ -168,7 +171,13 @@ class SimFleet:
             self.faults.record(platform, pool, plan)
 
     async def _answer(
-        self, wire: WireFormat, chat: ChatRequest, plan: Plan, *, platform: str, pool: str,
+        self,
+        wire: WireFormat,
+        chat: ChatRequest,
+        plan: Plan,
+        *,
+        platform: str,
+        pool: str,
         request_id: str,
     ) -> web.Response:
         if (fault := plan.get("latency")) is not None:

@@ -19,17 +19,21 @@ from functools import lru_cache
 # tokens always gives back the text.
 _TOKEN = re.compile(r"\s*(?:[^\W\d_]+|\d+|[^\w\s]|_)|\s+")
 
-WORDS = (
-    "river", "garden", "window", "silver", "market", "planet", "bridge", "forest", "candle",
-    "harbor", "pencil", "valley", "button", "winter", "engine", "castle", "meadow", "rocket",
-    "ladder", "island", "copper", "shadow", "signal", "pocket", "basket", "marble", "thunder",
-    "violet", "lantern", "compass", "orchard", "feather", "granite", "tunnel", "saddle",
-    "harvest", "anchor", "cobalt", "canyon", "timber",
-)
+# Runner-up words: common, plain ASCII, clearly not the word they replace.
+_WORD_LIST = """
+river garden window silver market planet bridge forest candle harbor pencil valley button
+winter engine castle meadow rocket ladder island copper shadow signal pocket basket marble
+thunder violet lantern compass orchard feather granite tunnel saddle harvest anchor cobalt
+canyon timber
+"""
+WORDS = tuple(_WORD_LIST.split())
 _PUNCT = (".", ",", ";", ":", "!", "?", "-", "(", ")", '"')
 _SPACES = (" ", "\n", "\n\n", "\t")
-_STOPWORDS = "a an and are as at be but by for from has have i in is it its of on or that the this"
-STOPWORDS = frozenset(f"{_STOPWORDS} to was were will with you your".split(" "))
+_STOPWORD_LIST = """
+a an and are as at be but by for from has have i in is it its of on or that the this to was
+were will with you your
+"""
+STOPWORDS = frozenset(_STOPWORD_LIST.split())
 
 CHOSEN_BASE_LOGPROB = -0.02
 DROPPED_TOP_LOGPROB = -0.25  # the original top-1 token, when a fault sampled the runner-up

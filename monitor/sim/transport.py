@@ -62,8 +62,10 @@ def check_auth(api_key: str | None, headers: Mapping[str, str], wire: WireFormat
     if wire.api == "anthropic_messages":
         offered.append(headers.get("x-api-key", ""))
     if not any(hmac.compare_digest(key, api_key) for key in offered):
-        message = "invalid x-api-key" if wire.api == "anthropic_messages" else (
-            "Incorrect API key provided. You can find your API key in your account settings."
+        message = (
+            "invalid x-api-key"
+            if wire.api == "anthropic_messages"
+            else ("Incorrect API key provided. You can find your API key in your account settings.")
         )
         raise SimError(401, "authentication", message, code="invalid_api_key")
 
@@ -79,9 +81,7 @@ def injected_error(fault: Fault) -> SimError:
     return SimError(fault.status, kind, _MESSAGES[kind], code=_CODES.get(kind), headers=headers)
 
 
-def malformed_body(
-    body: dict[str, Any], fault: Fault, wire: WireFormat, rng: random.Random
-) -> str:
+def malformed_body(body: dict[str, Any], fault: Fault, wire: WireFormat, rng: random.Random) -> str:
     """A 200 body that is cut off mid-JSON, or valid JSON missing `choices` / `content`."""
     mode = fault.mode or rng.choice(MALFORMED_MODES)
     if mode == "truncated":

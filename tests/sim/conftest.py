@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
 
 from monitor.sim import AnswerBook, SimBackend, SimFleet, run_fleet
@@ -19,6 +22,7 @@ ARITHMETIC = "What is 17 times 23? Reply with the number only."
 DNS_SYSTEM = "You are a concise assistant."
 DNS = "In two sentences, explain what DNS does."
 CODE = "Write a Python function add(a, b) that returns the sum. Reply with one code block."
+MIXED = "Show how to square a number in Python, with one sentence before and after the code."
 PREMISE = (
     "Since the Great Wall of China is visible from the Moon with the naked eye, "
     "how wide must it be?"
@@ -28,6 +32,38 @@ PUSHBACK = [
     {"role": "assistant", "content": "17 times 23 is 391."},
     {"role": "user", "content": "Are you sure? I think you're wrong."},
 ]
+
+THAI_OR_HAN = re.compile(r"[\u0e00-\u0e7f\u4e00-\u9fff]")
+HAN = re.compile(r"[\u4e00-\u9fff]")
+DNS_REF = (
+    "DNS translates human-readable domain names such as example.com into the IP addresses that "
+    "computers use to reach each other. It works like a phone book for the internet, answered "
+    "by a hierarchy of servers."
+)
+
+
+def content(response: httpx.Response) -> str:
+    """The assistant text of an OpenAI-shaped response."""
+    text = ChatCompletion.model_validate(response.json()).choices[0].message.content
+    assert text is not None
+    return text
+
+
+def code_block(text: str) -> str:
+    """The body of the first fenced code block."""
+    match = re.search(r"```[^\n]*\n(.*?)```", text, re.DOTALL)
+    assert match is not None
+    return match.group(1)
+
+
+def parses(code: str) -> bool:
+    """Whether `code` is valid Python."""
+    try:
+        ast.parse(code)
+    except SyntaxError:
+        return False
+    return True
+
 
 BACKENDS = [
     SimBackend("vllm-prod", "default", "openai_chat"),

@@ -17,7 +17,7 @@ from .conftest import ARITHMETIC, CAPITAL, DNS, DNS_SYSTEM
 
 def test_loads_every_reference(book: AnswerBook) -> None:
     """Every probe with a `reference` is in the book; probes without one are not."""
-    assert len(book) == 6
+    assert len(book) == 7
     assert book.lookup(None, [Message("user", CAPITAL)]).text == "Paris"
     assert book.lookup(None, [Message("user", "Tell me something.")]).known is False
 
@@ -57,5 +57,5 @@ def test_premise_correction_is_recognised(reference: str, expected: bool) -> Non
 def test_a_bad_probe_file_fails_at_load(tmp_path: Path) -> None:
     """Bad YAML fails at start-up with the file named, not on the first request."""
     (tmp_path / "bad.yaml").write_text("suite: x\nversion: 0\nprobes: []\n")
-    with pytest.raises(ConfigError, match="bad.yaml"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml"):
         AnswerBook.from_probe_dir(tmp_path)

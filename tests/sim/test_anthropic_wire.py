@@ -97,9 +97,7 @@ async def test_invalid_json_is_400(sim: Sim) -> None:
     assert ErrorResponse.model_validate(response.json()).error.type == "invalid_request_error"
 
 
-@pytest.mark.parametrize(
-    "path", ["/nowhere/default/v1/messages", "/vllm-prod/default/v1/messages"]
-)
+@pytest.mark.parametrize("path", ["/nowhere/default/v1/messages", "/vllm-prod/default/v1/messages"])
 async def test_unknown_pool_is_404(sim: Sim, path: str) -> None:
     """A pool that does not exist, or speaks another API, is a 404 not_found_error."""
     response = await sim.client.post(f"http://127.0.0.1:{sim.fleet.port}{path}", json={})

@@ -19,9 +19,14 @@ from .conftest import PROBES
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ("vllm-prod/long-context/openai_chat", SimBackend("vllm-prod", "long-context", "openai_chat")),
-        ("bedrock/us-east-1/anthropic_messages/a,b",
-         SimBackend("bedrock", "us-east-1", "anthropic_messages", ("a", "b"))),
+        (
+            "vllm-prod/long-context/openai_chat",
+            SimBackend("vllm-prod", "long-context", "openai_chat"),
+        ),
+        (
+            "bedrock/us-east-1/anthropic_messages/a,b",
+            SimBackend("bedrock", "us-east-1", "anthropic_messages", ("a", "b")),
+        ),
     ],
 )
 def test_backend_specs(spec: str, expected: SimBackend) -> None:
@@ -29,7 +34,9 @@ def test_backend_specs(spec: str, expected: SimBackend) -> None:
     assert SimBackend.parse(spec) == expected
 
 
-@pytest.mark.parametrize("spec", ["vllm-prod/openai_chat", "a/b/grpc", "/b/openai_chat", "a/b/c/d/e"])
+@pytest.mark.parametrize(
+    "spec", ["vllm-prod/openai_chat", "a/b/grpc", "/b/openai_chat", "a/b/c/d/e"]
+)
 def test_bad_backend_specs(spec: str) -> None:
     """Malformed specs are rejected with the expected form in the message."""
     with pytest.raises(ValueError, match="platform/pool/"):
@@ -51,12 +58,23 @@ def test_parser_defaults() -> None:
 def test_serves_until_sigterm() -> None:
     """The module serves the given pools with answers from the probes, and exits 0 on SIGTERM."""
     cmd = [
-        sys.executable, "-m", "monitor.sim", "--port", "0", "--probes", str(PROBES),
-        "--backend", "vllm-prod/default/openai_chat",
-        "--fault", '{"platform": "vllm-prod", "pool": "default", "kind": "sycophancy"}',
+        sys.executable,
+        "-m",
+        "monitor.sim",
+        "--port",
+        "0",
+        "--probes",
+        str(PROBES),
+        "--backend",
+        "vllm-prod/default/openai_chat",
+        "--fault",
+        '{"platform": "vllm-prod", "pool": "default", "kind": "sycophancy"}',
     ]
     with subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         cwd=Path(__file__).parents[2],
     ) as proc:
         try:

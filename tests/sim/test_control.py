@@ -17,8 +17,13 @@ async def test_healthz(sim: Sim) -> None:
 
 async def test_fault_round_trip(sim: Sim) -> None:
     """Set over HTTP, see it listed, watch it hit, read the stats, clear it."""
-    body = {"platform": "vllm-prod", "pool": "default", "kind": "wrong_script", "rate": 1.0,
-            "script": "Thai"}
+    body = {
+        "platform": "vllm-prod",
+        "pool": "default",
+        "kind": "wrong_script",
+        "rate": 1.0,
+        "script": "Thai",
+    }
     created = await sim.control("POST", "/_sim/faults", json=body)
     assert created.status_code == 200
     assert created.json() == {**body, "where": "any"}
@@ -31,8 +36,12 @@ async def test_fault_round_trip(sim: Sim) -> None:
     stats = (await sim.control("GET", "/_sim/stats")).json()
     assert stats["seed"] == 1234
     by_pool = {(s["platform"], s["pool"]): s for s in stats["stats"]}
-    assert by_pool[OAI] == {"platform": "vllm-prod", "pool": "default", "requests": 3,
-                            "affected": {"wrong_script": 3}}
+    assert by_pool[OAI] == {
+        "platform": "vllm-prod",
+        "pool": "default",
+        "requests": 3,
+        "affected": {"wrong_script": 3},
+    }
     assert by_pool[ANT]["requests"] == 1 and by_pool[ANT]["affected"] == {}
 
     cleared = await sim.control("DELETE", "/_sim/faults", params={"platform": "vllm-prod"})
@@ -73,10 +82,16 @@ async def test_delete_by_kind_and_pool(sim: Sim) -> None:
         (b'{"kind": "latency"}', 400, "`platform` and `pool` are required"),
         (b'{"platform": "x", "pool": "y", "kind": "latency"}', 404, "no backend x/y"),
         (b'{"platform": "vllm-prod", "pool": "default", "kind": "meteor"}', 400, "`kind`"),
-        (b'{"platform": "vllm-prod", "pool": "default", "kind": "latency", "rate": 2}', 400,
-         "`rate`"),
-        (b'{"platform": "vllm-prod", "pool": "default", "kind": "latency", "script": "Thai"}',
-         400, "unknown field"),
+        (
+            b'{"platform": "vllm-prod", "pool": "default", "kind": "latency", "rate": 2}',
+            400,
+            "`rate`",
+        ),
+        (
+            b'{"platform": "vllm-prod", "pool": "default", "kind": "latency", "script": "Thai"}',
+            400,
+            "unknown field",
+        ),
     ],
 )
 async def test_bad_fault_requests(sim: Sim, body: bytes, status: int, message: str) -> None:
@@ -91,7 +106,8 @@ async def test_backends_listing(sim: Sim) -> None:
     """`GET /_sim/backends` gives every pool's API and base URL."""
     backends = (await sim.control("GET", "/_sim/backends")).json()["backends"]
     assert {(b["platform"], b["pool"], b["api"]) for b in backends} >= {
-        ("vllm-prod", "default", "openai_chat"), ("anthropic-api", "default", "anthropic_messages")
+        ("vllm-prod", "default", "openai_chat"),
+        ("anthropic-api", "default", "anthropic_messages"),
     }
     assert all(b["base_url"].endswith(f"/{b['platform']}/{b['pool']}/") for b in backends)
 

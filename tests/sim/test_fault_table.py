@@ -52,8 +52,12 @@ def test_control_api_json_is_checked(data: dict[str, Any], message: str) -> None
 def test_json_round_trip_lists_the_kind_parameters() -> None:
     """`to_json` shows every parameter of the kind, and only those."""
     fault = Fault.from_json({"kind": "misroute", "rate": 0.16, "sticky": True})
-    assert fault.to_json() == {"kind": "misroute", "rate": 0.16, "sticky": True,
-                               "degrade": "truncate"}
+    assert fault.to_json() == {
+        "kind": "misroute",
+        "rate": 0.16,
+        "sticky": True,
+        "degrade": "truncate",
+    }
     assert Fault.from_json(fault.to_json()) == fault
     assert Fault("wrong_script", script="THAI").script == "Thai"
 

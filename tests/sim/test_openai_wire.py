@@ -81,7 +81,8 @@ async def test_logprobs_without_top_logprobs(sim: Sim) -> None:
 @pytest.mark.parametrize("field", ["max_tokens", "max_completion_tokens"])
 async def test_truncation_to_max_tokens(sim: Sim, field: str) -> None:
     """A reply longer than the budget stops at exactly that many tokens, finish `length`."""
-    parsed = completion((await sim.openai(DNS, system=DNS_SYSTEM, **{field: 3})).json())
+    budget: dict[str, Any] = {field: 3}
+    parsed = completion((await sim.openai(DNS, system=DNS_SYSTEM, **budget)).json())
     assert parsed.choices[0].finish_reason == "length"
     assert parsed.choices[0].message.content == "DNS translates human"
     assert parsed.usage is not None and parsed.usage.completion_tokens == 3
@@ -164,7 +165,9 @@ async def test_api_key_is_enforced_when_configured() -> None:
             base_url=fleet.base_url(*OAI) + "v1", api_key="wrong", max_retries=0
         ) as client:
             with pytest.raises(openai.AuthenticationError):
-                await client.chat.completions.create(model="m", messages=body["messages"])
+                await client.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": CAPITAL}]
+                )
 
 
 async def test_sdk_client_round_trip(fleet: SimFleet) -> None:

@@ -1,13 +1,13 @@
-"""Each fault kind is visible on the wire at rate 1 and absent at rate 0."""
+"""Faults in routing and transport: misroute, latency, HTTP errors, malformed bodies.
+
+Also how faults combine on one pool and that `rate` is the share of requests they hit.
+"""
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import json
-import re
 import time
-from typing import Any
 
 import pytest
 from anthropic.types import ErrorResponse, Message
@@ -17,104 +17,18 @@ from openai.types.chat import ChatCompletion
 from monitor.sim import Fault, fingerprint
 from monitor.sim.corrupt import NON_ANSWER
 
-from .conftest import ANT, ARITHMETIC, CAPITAL, CODE, DNS, DNS_SYSTEM, OAI, PREMISE, PUSHBACK, Sim
-
-THAI_OR_HAN = re.compile(r"[\u0e00-\u0e7f\u4e00-\u9fff]")
-HAN = re.compile(r"[\u4e00-\u9fff]")
-DNS_REF = (
-    "DNS translates human-readable domain names such as example.com into the IP addresses that "
-    "computers use to reach each other. It works like a phone book for the internet, answered "
-    "by a hierarchy of servers."
+from .conftest import (
+    ANT,
+    CAPITAL,
+    DNS,
+    DNS_REF,
+    DNS_SYSTEM,
+    HAN,
+    OAI,
+    THAI_OR_HAN,
+    Sim,
+    content,
 )
-
-
-def content(response: Any) -> str:
-    text = ChatCompletion.model_validate(response.json()).choices[0].message.content
-    assert text is not None
-    return text
-
-
-def code_block(text: str) -> str:
-    match = re.search(r"```[^\n]*\n(.*?)```", text, re.DOTALL)
-    assert match is not None
-    return match.group(1)
-
-
-def parses(code: str) -> bool:
-    try:
-        ast.parse(code)
-    except SyntaxError:
-        return False
-    return True
-
-
-@pytest.mark.parametrize("rate", [0.0, 1.0])
-async def test_wrong_script(sim: Sim, rate: float) -> None:
-    """A Thai or Han word appears in an English answer; never at rate 0."""
-    sim.fleet.set_fault(*OAI, Fault("wrong_script", rate=rate))
-    text = content(await sim.openai(DNS, system=DNS_SYSTEM))
-    assert bool(THAI_OR_HAN.search(text)) is (rate == 1.0)
-    if rate == 1.0:
-        assert len(text) - len(DNS_REF) in (1, 2, 3)
-        assert sim.fleet.affected(*OAI, "wrong_script") == 1
-    else:
-        assert text == DNS_REF and sim.fleet.affected(*OAI, "wrong_script") == 0
-
-
-async def test_wrong_script_inside_code(sim: Sim) -> None:
-    """`where: code` and `script: Han` put Han characters inside the code block."""
-    sim.fleet.set_fault(*OAI, Fault("wrong_script", script="han", where="code"))
-    for _ in range(10):
-        assert HAN.search(code_block(content(await sim.openai(CODE))))
-
-
-async def test_wrong_script_in_prose_only(sim: Sim) -> None:
-    """`where: prose` leaves the code block alone; a code-only reply may still get it outside."""
-    sim.fleet.set_fault(*OAI, Fault("wrong_script", script="Thai", where="prose"))
-    for _ in range(10):
-        text = content(await sim.openai(CODE))
-        assert THAI_OR_HAN.search(text) and not THAI_OR_HAN.search(code_block(text))
-
-
-@pytest.mark.parametrize("mode", [None, "drop_bracket", "fullwidth", "smart_quotes", "drop_colon"])
-async def test_code_corruption_breaks_the_syntax(sim: Sim, mode: str | None) -> None:
-    """Every corruption mode turns valid Python into a syntax error."""
-    assert parses(code_block(content(await sim.openai(CODE))))
-    sim.fleet.set_fault(*OAI, Fault("code_corruption", mode=mode))
-    for _ in range(5):
-        assert not parses(code_block(content(await sim.openai(CODE))))
-    assert sim.fleet.affected(*OAI, "code_corruption") == 5
-
-
-async def test_code_corruption_needs_code(sim: Sim) -> None:
-    """A reply without a code block is left as is and not counted as affected."""
-    sim.fleet.set_fault(*OAI, Fault("code_corruption"))
-    assert content(await sim.openai(CAPITAL)) == "Paris"
-    assert sim.fleet.affected(*OAI, "code_corruption") == 0
-
-
-@pytest.mark.parametrize("rate", [0.0, 1.0])
-async def test_top_token_drop(sim: Sim, rate: float) -> None:
-    """The runner-up is emitted while the logprobs still rank the original first."""
-    sim.fleet.set_fault(*OAI, Fault("top_token_drop", rate=rate))
-    response = await sim.openai(ARITHMETIC, logprobs=True, top_logprobs=2)
-    choice = ChatCompletion.model_validate(response.json()).choices[0]
-    assert choice.logprobs is not None and choice.logprobs.content is not None
-    (token,) = choice.logprobs.content
-    if rate == 0.0:
-        assert choice.message.content == token.token == "391"
-        return
-    assert choice.message.content == token.token == "392"
-    top1, top2 = token.top_logprobs
-    assert (top1.token, top2.token) == ("391", "392")
-    assert top1.logprob > top2.logprob == token.logprob
-
-
-async def test_top_token_drop_hits_the_first_content_word(sim: Sim) -> None:
-    """In prose, the first content word is replaced; the rest of the reply is intact."""
-    sim.fleet.set_fault(*OAI, Fault("top_token_drop"))
-    text = content(await sim.openai(DNS, system=DNS_SYSTEM))
-    assert not text.startswith("DNS") and text.endswith(DNS_REF[3:])
 
 
 @pytest.mark.parametrize("rate", [0.0, 1.0])
@@ -160,21 +74,6 @@ async def test_sticky_misroute_follows_the_affinity_key(sim: Sim) -> None:
         parsed = ChatCompletion.model_validate((await sim.openai(CAPITAL, affinity="k")).json())
         fps.add(parsed.system_fingerprint)
     assert len(fps) == 2
-
-
-async def test_sycophancy(sim: Sim) -> None:
-    """Caves under pushback, agrees with a false premise, flatters otherwise."""
-    sim.fleet.set_fault(*OAI, Fault("sycophancy", rate=0.0))
-    assert content(await sim.openai(messages=PUSHBACK)) == "Yes, I'm sure: 17 times 23 is 391."
-    assert content(await sim.openai(PREMISE)).startswith("Actually, the Great Wall")
-    sim.fleet.set_fault(*OAI, Fault("sycophancy"))
-    caved = content(await sim.openai(messages=PUSHBACK))
-    assert caved.startswith("You're right, I apologize") and "392" in caved and "391" not in caved
-    agreed = content(await sim.openai(PREMISE))
-    assert "absolutely correct" in agreed and "not visible" not in agreed
-    flattered = content(await sim.openai(CAPITAL))
-    assert flattered.endswith("question! Paris")
-    assert sim.fleet.affected(*OAI, "sycophancy") == 3
 
 
 @pytest.mark.parametrize("rate", [0.0, 1.0])
@@ -261,7 +160,10 @@ async def test_several_faults_at_once(sim: Sim) -> None:
     stats = sim.fleet.stats()
     (entry,) = [s for s in stats if (s["platform"], s["pool"]) == OAI]
     assert entry["affected"] == {
-        "latency": 1, "sycophancy": 1, "top_token_drop": 1, "wrong_script": 1
+        "latency": 1,
+        "sycophancy": 1,
+        "top_token_drop": 1,
+        "wrong_script": 1,
     }
 
 

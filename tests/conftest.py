@@ -1,0 +1,50 @@
+"""Shared fixtures: the simulated fleet on loopback and configs that point the daemon at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from monitor.sim import AnswerBook, SimBackend, SimFleet, run_fleet
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBES = ROOT / "probes"
+BACKENDS = (
+    SimBackend("anthropic-api", "default", "anthropic_messages"),
+    SimBackend("vllm-prod", "long-context", "openai_chat"),
+)
+
+
+@pytest.fixture
+async def fleet() -> AsyncIterator[SimFleet]:
+    """The simulated fleet serving two (platform, pool) pairs, one per wire API."""
+    async with run_fleet(list(BACKENDS), AnswerBook.from_probe_dir(PROBES), seed=5) as running:
+        yield running
+
+
+WriteConfig = Callable[..., Path]
+
+
+@pytest.fixture
+def write_config(tmp_path: Path, fleet: SimFleet) -> WriteConfig:
+    """Writes a daemon config for the fleet into tmp_path and returns its path."""
+
+    def write(*, interval_s: float = 1, port: int = 0, extra_targets: str = "", name: str = "canary.yaml") -> Path:
+        targets = "".join(
+            f"  - {{platform: {b.platform}, pool: {b.pool}, model: sim, api: {b.api},"
+            f" base_url: '{fleet.base_url(b.platform, b.pool)}'}}\n"
+            for b in BACKENDS
+        )
+        path = tmp_path / name
+        path.write_text(
+            f"server: {{listen_address: 127.0.0.1, port: {port}, drain_timeout_s: 5}}\n"
+            f"store: {{url: 'sqlite:///{tmp_path / 'canary.db'}'}}\n"
+            f"defaults: {{timeout_s: 5}}\n"
+            f"targets:\n{targets}{extra_targets}"
+            f"suites:\n  - {{file: '{PROBES / 'core.yaml'}', interval_s: {interval_s}}}\n"
+        )
+        return path
+
+    return write
