@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +17,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="canary", description=__doc__)
     parser.add_argument("--version", action="version", version=f"canary-monitor {__version__}")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
     parser.add_argument("--log-format", default="auto", choices=["auto", "json", "console"])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -29,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     once.add_argument("--config", required=True, type=Path)
     once.add_argument("--target", help="platform/pool/model (default: all)")
     once.add_argument("--suite", help="suite name (default: all)")
-    once.add_argument("--debug", action="store_true", help="print request, transcript, checks, metrics")
+    once.add_argument(
+        "--debug", action="store_true", help="print request, transcript, checks, metrics"
+    )
     once.add_argument("--json", action="store_true", help="one JSON result a line")
 
     validate = sub.add_parser("validate", help="check config and probe files")
@@ -37,9 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="simulated fleet + daemon + scripted faults")
     demo.add_argument("--duration", type=float, default=300.0, help="seconds (default 300)")
-    demo.add_argument("--json", action="store_true", help="print a JSON summary instead of a live table")
-    demo.add_argument("--config", type=Path, default=None, help="demo config (default config/demo.yaml)")
-    demo.add_argument("--port", type=int, default=0, help="daemon HTTP port (default: any free port)")
+    demo.add_argument(
+        "--json", action="store_true", help="print a JSON summary instead of a live table"
+    )
+    demo.add_argument(
+        "--config", type=Path, default=None, help="demo config (default config/demo.yaml)"
+    )
+    demo.add_argument(
+        "--port", type=int, default=0, help="daemon HTTP port (default: any free port)"
+    )
 
     detect = sub.add_parser("detect", help="JSONL replies on stdin, JSONL checks on stdout")
     detect.add_argument("--detectors", help="comma-separated detector names (default: all)")
@@ -59,13 +68,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "once":
             from monitor.once import run_once
 
-            return asyncio.run(run_once(args.config, args.target, args.suite, debug=args.debug, as_json=args.json))
+            return asyncio.run(
+                run_once(args.config, args.target, args.suite, debug=args.debug, as_json=args.json)
+            )
         if args.command == "validate":
             return _validate(args.files)
         if args.command == "demo":
             from monitor.demo import run_demo
 
-            return asyncio.run(run_demo(args.duration, as_json=args.json, config=args.config, port=args.port))
+            return asyncio.run(
+                run_demo(args.duration, as_json=args.json, config=args.config, port=args.port)
+            )
         if args.command == "detect":
             return _detect(args.detectors)
     except ConfigError as exc:

@@ -82,7 +82,9 @@ class Target(Strict):
     @classmethod
     def _never_inline(cls, value: Any, info: ValidationInfo) -> Any:
         if value is not None and not (info.context or {}).get("resolved"):
-            raise ValueError("inline secrets are not allowed; use credentials.api_key_env or api_key_file")
+            raise ValueError(
+                "inline secrets are not allowed; use credentials.api_key_env or api_key_file"
+            )
         return value
 
     @property
@@ -175,7 +177,7 @@ class Config(Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
-    defaults: TargetDefaults = Field(default_factory=lambda: TargetDefaults())
+    defaults: TargetDefaults = Field(default_factory=TargetDefaults)
 
     @model_validator(mode="before")
     @classmethod
@@ -186,7 +188,9 @@ class Config(Strict):
                 TargetDefaults.model_validate(data["defaults"])
             except ValueError:
                 return data  # reported once, at `defaults`, rather than again on every target
-            inherited = {k: v for k, v in data["defaults"].items() if k in TargetDefaults.model_fields}
+            inherited = {
+                k: v for k, v in data["defaults"].items() if k in TargetDefaults.model_fields
+            }
             if isinstance(data.get("targets"), list):
                 data = dict(data)
                 data["targets"] = [
@@ -228,15 +232,21 @@ def load_config(path: Path) -> LoadedConfig:
     seen: set[str] = set()
     for index, target in enumerate(config.targets):
         if target.name in seen:
-            problems.append(doc.problem(("targets", index), f"target {target.name} is defined twice"))
+            problems.append(
+                doc.problem(("targets", index), f"target {target.name} is defined twice")
+            )
         seen.add(target.name)
-    targets = [_with_secret(doc, index, t, base, problems) for index, t in enumerate(config.targets)]
+    targets = [
+        _with_secret(doc, index, t, base, problems) for index, t in enumerate(config.targets)
+    ]
     config = config.model_copy(update={"targets": targets})
     suites: dict[str, ProbeSuite] = {}
     names: dict[str, str] = {}
     for index, binding in enumerate(config.suites):
         if not (base / binding.file).is_file():
-            problems.append(doc.problem(("suites", index, "file"), f"no such probe file: {base / binding.file}"))
+            problems.append(
+                doc.problem(("suites", index, "file"), f"no such probe file: {base / binding.file}")
+            )
             continue
         try:
             suite = load_suite(base / binding.file)
@@ -244,7 +254,9 @@ def load_config(path: Path) -> LoadedConfig:
             problems.extend(exc.problems)
             continue
         if suite.suite in names and names[suite.suite] != binding.file:
-            problems.append(doc.problem(("suites", index, "file"), f"suite {suite.suite!r} is bound twice"))
+            problems.append(
+                doc.problem(("suites", index, "file"), f"suite {suite.suite!r} is bound twice")
+            )
         names[suite.suite] = binding.file
         suites[binding.file] = suite
     for index, binding in enumerate(config.suites):

@@ -88,6 +88,9 @@ class Daemon:
         self._stopping = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         self._last_prune = 0.0
+        self._closing: set[httpx.AsyncClient] = (
+            set()
+        )  # clients of changed targets, closed by maintenance
         self.server_port: int | None = None
         self._server_runner: Any = None
 
@@ -97,13 +100,23 @@ class Daemon:
             return []
         out = []
         for target in self.loaded.config.targets:
-            suites = [s.suite for b, s in self.loaded.bindings if target in self.loaded.targets_for(b)]
-            out.append({
-                "name": target.name, "platform": target.platform, "pool": target.pool,
-                "model": target.model, "api": target.api, "base_url": target.base_url,
-                "timeout_s": target.timeout_s, "concurrency": target.concurrency,
-                "labels": dict(target.labels), "suites": suites,
-            })
+            suites = [
+                s.suite for b, s in self.loaded.bindings if target in self.loaded.targets_for(b)
+            ]
+            out.append(
+                {
+                    "name": target.name,
+                    "platform": target.platform,
+                    "pool": target.pool,
+                    "model": target.model,
+                    "api": target.api,
+                    "base_url": target.base_url,
+                    "timeout_s": target.timeout_s,
+                    "concurrency": target.concurrency,
+                    "labels": dict(target.labels),
+                    "suites": suites,
+                }
+            )
         return out
 
     def ready(self) -> tuple[bool, str]:
@@ -122,7 +135,9 @@ class Daemon:
                 log.error("config.reload_failed", problems=[str(p) for p in exc.problems])
                 return False, str(exc)
             self._apply(loaded)
-            log.info("config.reloaded", targets=len(loaded.config.targets), suites=len(loaded.suites))
+            log.info(
+                "config.reloaded", targets=len(loaded.config.targets), suites=len(loaded.suites)
+            )
             return True, "reloaded"
 
     # -- life cycle -----------------------------------------------------------------------
@@ -134,15 +149,21 @@ class Daemon:
         if not url.startswith("sqlite:////"):  # relative sqlite paths are relative to the config
             url = "sqlite:///" + str(loaded.base_dir / url.removeprefix("sqlite:///"))
         self.store = open_store(
-            url, retention_passed_days=store_cfg.retention_passed_days,
+            url,
+            retention_passed_days=store_cfg.retention_passed_days,
             retention_failed_days=store_cfg.retention_failed_days,
         )
         drift_cfg = loaded.config.drift
         self.drift = DriftEngine(
-            drift_cfg.baseline_failure_rate, drift_cfg.design_failure_rate, drift_cfg.false_pages_per_week
+            drift_cfg.baseline_failure_rate,
+            drift_cfg.design_failure_rate,
+            drift_cfg.false_pages_per_week,
         )
         self.runner = Runner(
-            metrics=self.metrics, store=self.store, drift=self.drift, clients=self._client,
+            metrics=self.metrics,
+            store=self.store,
+            drift=self.drift,
+            clients=self._client,
             on_drift=self.on_drift,
         )
         self._apply(loaded)
@@ -156,11 +177,14 @@ class Daemon:
             self.drift.restore(snapshot)
         self.scheduler.start()
         if serve:
-            from monitor.server import build_app, serve as serve_app
+            from monitor.server import build_app
+            from monitor.server import serve as serve_app
 
             app = build_app(registry=self.registry, store=self.store, status=self)
             server = loaded.config.server
-            self._server_runner, self.server_port = await serve_app(app, server.listen_address, server.port)
+            self._server_runner, self.server_port = await serve_app(
+                app, server.listen_address, server.port
+            )
         self._started = True
         log.info("daemon.started", port=self.server_port, targets=len(loaded.config.targets))
 
@@ -172,7 +196,7 @@ class Daemon:
             still = next((t for t in loaded.config.targets if t.name == name), None)
             if still != target:
                 del self._clients[name]
-                asyncio.ensure_future(client.aclose())
+                self._closing.add(client)
         series: dict[SeriesKey, float] = {}
         detector_pairs: list[tuple[SeriesKey, str]] = []
         plans: list[SeriesPlan] = []
@@ -186,14 +210,18 @@ class Daemon:
                 for name, count in names.items():
                     detector_pairs.append((key, name))
                     plans.append(SeriesPlan((*key.labels(), name), count / binding.interval_s))
-                specs.append(JobSpec(
-                    key=f"{target.name}/{suite.suite}", interval_s=binding.interval_s,
-                    run=self._job(target, suite),
-                    fingerprint=f"{suite.version}:{target.model_dump_json()}",
-                ))
+                specs.append(
+                    JobSpec(
+                        key=f"{target.name}/{suite.suite}",
+                        interval_s=binding.interval_s,
+                        run=self._job(target, suite),
+                        fingerprint=f"{suite.version}:{target.model_dump_json()}",
+                    )
+                )
         self.metrics.configure(
             [TargetInfo(t.platform, t.pool, t.model, t.api) for t in loaded.config.targets],
-            series, detector_pairs,
+            series,
+            detector_pairs,
         )
         self.drift.configure(plans)
         specs.append(JobSpec("_maintenance", MAINTENANCE_INTERVAL_S, self._maintenance))
@@ -217,6 +245,7 @@ class Daemon:
         return entry[1]
 
     async def _maintenance(self) -> None:
+        await self._close_retired_clients()
         await self.flush_state()
         now = time.time()
         if self.store is not None and now - self._last_prune >= PRUNE_INTERVAL_S:
@@ -226,6 +255,12 @@ class Daemon:
             except Exception as exc:
                 self.metrics.store_errors.labels("prune").inc()
                 log.error("store.prune_failed", error_type=type(exc).__name__)
+
+    async def _close_retired_clients(self) -> None:
+        """Close clients of targets that changed on reload (in-flight probes keep their own ref)."""
+        retired, self._closing = self._closing, set()
+        for client in retired:
+            await client.aclose()
 
     async def flush_state(self) -> None:
         if self.store is None or self.drift is None:
@@ -244,6 +279,7 @@ class Daemon:
         if cancelled:
             log.warning("daemon.drain_deadline", cancelled=cancelled)
         await self.flush_state()
+        await self._close_retired_clients()
         for _, client in self._clients.values():
             await client.aclose()
         self._clients.clear()
@@ -259,6 +295,13 @@ class Daemon:
         await self.start()
         loop.add_signal_handler(signal.SIGTERM, self._stopping.set)
         loop.add_signal_handler(signal.SIGINT, self._stopping.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        reloads: set[asyncio.Task[tuple[bool, str]]] = set()
+
+        def on_hup() -> None:
+            task = asyncio.ensure_future(self.reload())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
         await self._stopping.wait()
         await self.stop()

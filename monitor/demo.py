@@ -20,7 +20,7 @@ from typing import Any
 
 from monitor.daemon import Daemon
 from monitor.runner import DriftEvent
-from monitor.sim import AnswerBook, Fault, SimBackend, run_fleet
+from monitor.sim import AnswerBook, Fault, FaultKind, SimBackend, run_fleet
 
 REFRESH_S = 1.0
 
@@ -32,7 +32,7 @@ class Injection:
     at_fraction: float
     platform: str
     pool: str
-    kind: str
+    kind: FaultKind
     rate: float
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -78,17 +78,22 @@ def verdict(injections: list[tuple[Injection, float]], alarms: list[Alarm]) -> d
     explained: set[int] = set()
     for injection, at_s in injections:
         hits = [
-            (i, a) for i, a in enumerate(alarms)
+            (i, a)
+            for i, a in enumerate(alarms)
             if (a.platform, a.pool) == (injection.platform, injection.pool) and a.at_s >= at_s
         ]
         explained.update(i for i, _ in hits)
         first = min((a.at_s for _, a in hits), default=None)
-        faults.append({
-            **asdict(injection), "injected_at_s": round(at_s, 1), "detected": first is not None,
-            "detected_at_s": None if first is None else round(first, 1),
-            "delay_s": None if first is None else round(first - at_s, 1),
-            "detectors": sorted({a.detector for _, a in hits}),
-        })
+        faults.append(
+            {
+                **asdict(injection),
+                "injected_at_s": round(at_s, 1),
+                "detected": first is not None,
+                "detected_at_s": None if first is None else round(first, 1),
+                "delay_s": None if first is None else round(first - at_s, 1),
+                "detectors": sorted({a.detector for _, a in hits}),
+            }
+        )
     false_alarms = [asdict(a) for i, a in enumerate(alarms) if i not in explained]
     return {
         "passed": all(f["detected"] for f in faults) and not false_alarms,
@@ -97,7 +102,9 @@ def verdict(injections: list[tuple[Injection, float]], alarms: list[Alarm]) -> d
     }
 
 
-async def run_demo(duration_s: float, *, as_json: bool, config: Path | None = None, port: int = 0) -> int:
+async def run_demo(
+    duration_s: float, *, as_json: bool, config: Path | None = None, port: int = 0
+) -> int:
     config_path = (config or default_config()).resolve()
     probe_dir = config_path.parent.parent / "probes"
     alarms: list[Alarm] = []
@@ -109,11 +116,16 @@ async def run_demo(duration_s: float, *, as_json: bool, config: Path | None = No
             alarms.append(Alarm(platform, pool, detector, time.monotonic() - started))
 
     with tempfile.TemporaryDirectory(prefix="canary-demo-") as workdir:
-        async with run_fleet(list(BACKENDS), AnswerBook.from_probe_dir(probe_dir), port=0, seed=1) as fleet:
-            os.environ.update({
-                "CANARY_SIM_PORT": str(fleet.port), "CANARY_DEMO_DIR": workdir,
-                "CANARY_DEMO_PORT": str(port),
-            })
+        async with run_fleet(
+            list(BACKENDS), AnswerBook.from_probe_dir(probe_dir), port=0, seed=1
+        ) as fleet:
+            os.environ.update(
+                {
+                    "CANARY_SIM_PORT": str(fleet.port),
+                    "CANARY_DEMO_DIR": workdir,
+                    "CANARY_DEMO_PORT": str(port),
+                }
+            )
             daemon = Daemon(config_path, on_drift=on_drift)
             await daemon.start()
             started = time.monotonic()
@@ -124,7 +136,8 @@ async def run_demo(duration_s: float, *, as_json: bool, config: Path | None = No
                     while pending and elapsed >= pending[0].at_fraction * duration_s:
                         injection = pending.pop(0)
                         fleet.set_fault(
-                            injection.platform, injection.pool,
+                            injection.platform,
+                            injection.pool,
                             Fault(kind=injection.kind, rate=injection.rate, **injection.params),
                         )
                         injected.append((injection, elapsed))
@@ -152,7 +165,9 @@ def _series_counts(daemon: Daemon) -> list[dict[str, Any]]:
             if not sample.name.endswith("_total"):
                 continue
             key = (sample.labels["platform"], sample.labels["pool"])
-            row = rows.setdefault(key, {"platform": key[0], "pool": key[1], "runs": 0, "failed": 0, "errors": 0})
+            row = rows.setdefault(
+                key, {"platform": key[0], "pool": key[1], "runs": 0, "failed": 0, "errors": 0}
+            )
             row["runs"] += int(sample.value)
             outcome = sample.labels["outcome"]
             if outcome == "failed":
@@ -163,7 +178,11 @@ def _series_counts(daemon: Daemon) -> list[dict[str, Any]]:
 
 
 def _render(
-    daemon: Daemon, injected: list[tuple[Injection, float]], alarms: list[Alarm], elapsed: float, duration: float
+    daemon: Daemon,
+    injected: list[tuple[Injection, float]],
+    alarms: list[Alarm],
+    elapsed: float,
+    duration: float,
 ) -> None:
     tty = sys.stdout.isatty()
     if not tty and int(elapsed) % 10 != 0:
@@ -173,16 +192,18 @@ def _render(
     for alarm in alarms:
         alarmed.setdefault((alarm.platform, alarm.pool), set()).add(alarm.detector)
     lines = [
-        f"canary demo  t={elapsed:5.0f}s / {duration:.0f}s   metrics: http://127.0.0.1:{daemon.server_port}/metrics",
+        f"canary demo  t={elapsed:5.0f}s / {duration:.0f}s   "
+        f"metrics: http://127.0.0.1:{daemon.server_port}/metrics",
         "",
-        f"{'PLATFORM':<15}{'POOL':<14}{'RUNS':>6}{'FAILED':>8}{'ERRORS':>8}  {'INJECTED FAULT':<17}ALARMS",
+        f"{'PLATFORM':<15}{'POOL':<14}{'RUNS':>6}{'FAILED':>8}{'ERRORS':>8}  "
+        f"{'INJECTED FAULT':<17}ALARMS",
     ]
     for row in _series_counts(daemon):
         key = (row["platform"], row["pool"])
         state = ",".join(sorted(alarmed.get(key, ()))) or "-"
         lines.append(
-            f"{row['platform']:<15}{row['pool']:<14}{row['runs']:>6}{row['failed']:>8}{row['errors']:>8}  "
-            f"{faults.get(key, '-'):<17}{state}"
+            f"{row['platform']:<15}{row['pool']:<14}{row['runs']:>6}{row['failed']:>8}"
+            f"{row['errors']:>8}  {faults.get(key, '-'):<17}{state}"
         )
     if tty:
         sys.stdout.write("\x1b[2J\x1b[H" + "\n".join(lines) + "\n")
@@ -195,8 +216,15 @@ def _print_summary(summary: dict[str, Any]) -> None:
     print("\nsummary")
     for fault in summary["faults"]:
         mark = "DETECTED" if fault["detected"] else "MISSED  "
-        delay = f"after {fault['delay_s']}s by {','.join(fault['detectors'])}" if fault["detected"] else ""
+        delay = (
+            f"after {fault['delay_s']}s by {','.join(fault['detectors'])}"
+            if fault["detected"]
+            else ""
+        )
         print(f"  {mark} {fault['kind']:<16} {fault['platform']}/{fault['pool']} {delay}")
     for alarm in summary["false_alarms"]:
-        print(f"  FALSE ALARM {alarm['platform']}/{alarm['pool']} {alarm['detector']} at {alarm['at_s']:.0f}s")
+        print(
+            f"  FALSE ALARM {alarm['platform']}/{alarm['pool']} {alarm['detector']} "
+            f"at {alarm['at_s']:.0f}s"
+        )
     print("PASS" if summary["passed"] else "FAIL")

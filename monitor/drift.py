@@ -103,7 +103,9 @@ class DriftEngine:
         series_interval_s = fleet_interval_s * len(plans)
         self.detectors = {
             plan.series: BernoulliCusum(
-                self.p0, self.p1, threshold_for(self.p0, self.p1, series_interval_s * plan.observations_per_s)
+                self.p0,
+                self.p1,
+                threshold_for(self.p0, self.p1, series_interval_s * plan.observations_per_s),
             )
             for plan in plans
         }
@@ -137,9 +139,12 @@ class DriftEngine:
     def restore(self, snapshot: dict[str, Any]) -> None:
         """Resume from `snapshot()`; series not configured now are ignored."""
         for key, value in snapshot.items():
-            series = tuple(key.split("|"))
-            if len(series) == 5 and series in self.detectors and isinstance(value, dict):
+            parts = key.split("|")
+            if len(parts) != 5:
+                continue
+            series: SeriesId = (parts[0], parts[1], parts[2], parts[3], parts[4])
+            if series in self.detectors and isinstance(value, dict):
                 try:
-                    self.states[series] = CusumState(**value)  # type: ignore[index]
+                    self.states[series] = CusumState(**value)
                 except TypeError:
                     continue

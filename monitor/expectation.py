@@ -33,7 +33,9 @@ class KnownAnswer(Strict):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> KnownAnswer:
-        given = [k for k in ("exact", "regex", "one_of", "contains") if getattr(self, k) is not None]
+        given = [
+            k for k in ("exact", "regex", "one_of", "contains") if getattr(self, k) is not None
+        ]
         if len(given) != 1:
             raise ValueError("set exactly one of `exact`, `regex`, `one_of` or `contains`")
         return self

@@ -7,10 +7,18 @@ breaks a test before it breaks a dashboard or an alert. Label values come only f
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Summary,
+    disable_created_metrics,
+)
 
 from monitor import __version__
 from monitor.types import Outcome, Result
@@ -51,80 +59,120 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry, *, revision: str = "unknown") -> None:
         # `_created` series double the exposition and no dashboard or rule reads them.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = registry
         self.build_info = Gauge(
-            "canary_build_info", "Build of the running canary-monitor; always 1.",
-            ("version", "revision"), registry=registry,
+            "canary_build_info",
+            "Build of the running canary-monitor; always 1.",
+            ("version", "revision"),
+            registry=registry,
         )
         self.build_info.labels(__version__, revision).set(1)
         self.target_info = Gauge(
-            "canary_target_info", "One series per configured target; always 1.",
-            ("platform", "pool", "model", "api"), registry=registry,
+            "canary_target_info",
+            "One series per configured target; always 1.",
+            ("platform", "pool", "model", "api"),
+            registry=registry,
         )
         self.probe_runs = Counter(
-            "canary_probe_runs", "Probes run, by outcome.", (*SERIES, "outcome"), registry=registry,
+            "canary_probe_runs",
+            "Probes run, by outcome.",
+            (*SERIES, "outcome"),
+            registry=registry,
         )
         self.probe_duration = Histogram(
-            "canary_probe_duration_seconds", "Wall time of one probe request, reply included.",
-            SERIES, buckets=DURATION_BUCKETS_S, registry=registry,
+            "canary_probe_duration_seconds",
+            "Wall time of one probe request, reply included.",
+            SERIES,
+            buckets=DURATION_BUCKETS_S,
+            registry=registry,
         )
         self.checks = Counter(
-            "canary_checks", "Detector verdicts given (attempts beside the failures).",
-            DETECTOR_SERIES, registry=registry,
+            "canary_checks",
+            "Detector verdicts given (attempts beside the failures).",
+            DETECTOR_SERIES,
+            registry=registry,
         )
         self.check_failures = Counter(
-            "canary_check_failures", "Detector verdicts that failed.", DETECTOR_SERIES, registry=registry,
+            "canary_check_failures",
+            "Detector verdicts that failed.",
+            DETECTOR_SERIES,
+            registry=registry,
         )
         self.check_score = Summary(
-            "canary_check_score", "Detector scores in [0, 1]; 1 is a perfect reply.",
-            DETECTOR_SERIES, registry=registry,
+            "canary_check_score",
+            "Detector scores in [0, 1]; 1 is a perfect reply.",
+            DETECTOR_SERIES,
+            registry=registry,
         )
         self.last_run = Gauge(
-            "canary_last_run_timestamp_seconds", "When a probe of this series last finished.",
-            SERIES, registry=registry,
+            "canary_last_run_timestamp_seconds",
+            "When a probe of this series last finished.",
+            SERIES,
+            registry=registry,
         )
         self.last_success = Gauge(
-            "canary_last_success_timestamp_seconds", "When a probe of this series last passed.",
-            SERIES, registry=registry,
+            "canary_last_success_timestamp_seconds",
+            "When a probe of this series last passed.",
+            SERIES,
+            registry=registry,
         )
         self.suite_interval = Gauge(
-            "canary_suite_interval_seconds", "Configured interval between runs of this series.",
-            SERIES, registry=registry,
+            "canary_suite_interval_seconds",
+            "Configured interval between runs of this series.",
+            SERIES,
+            registry=registry,
         )
         self.drift_ratio = Gauge(
-            "canary_drift_statistic_ratio", "Change statistic over its alarm threshold (alarm at 1).",
-            DETECTOR_SERIES, registry=registry,
+            "canary_drift_statistic_ratio",
+            "Change statistic over its alarm threshold (alarm at 1).",
+            DETECTOR_SERIES,
+            registry=registry,
         )
         self.drift_alarm = Gauge(
-            "canary_drift_alarm", "1 while the change detector of this series is latched in alarm.",
-            DETECTOR_SERIES, registry=registry,
+            "canary_drift_alarm",
+            "1 while the change detector of this series is latched in alarm.",
+            DETECTOR_SERIES,
+            registry=registry,
         )
         self.drift_alarms = Counter(
-            "canary_drift_alarms", "Alarms raised by the change detector.", DETECTOR_SERIES, registry=registry,
+            "canary_drift_alarms",
+            "Alarms raised by the change detector.",
+            DETECTOR_SERIES,
+            registry=registry,
         )
         self.scheduler_events = Counter(
-            "canary_scheduler_events", "Scheduler jobs missed, skipped as still running, or failed.",
-            ("event",), registry=registry,
+            "canary_scheduler_events",
+            "Scheduler jobs missed, skipped as still running, or failed.",
+            ("event",),
+            registry=registry,
         )
         self.scheduler_lag = Histogram(
-            "canary_scheduler_lag_seconds", "Delay between a job's scheduled and actual start.",
-            buckets=LAG_BUCKETS_S, registry=registry,
+            "canary_scheduler_lag_seconds",
+            "Delay between a job's scheduled and actual start.",
+            buckets=LAG_BUCKETS_S,
+            registry=registry,
         )
         self.store_errors = Counter(
-            "canary_store_errors", "Store operations that failed.", ("operation",), registry=registry,
+            "canary_store_errors",
+            "Store operations that failed.",
+            ("operation",),
+            registry=registry,
         )
         self.internal_errors = Counter(
-            "canary_internal_errors", "Unexpected exceptions caught around a probe (bugs).",
+            "canary_internal_errors",
+            "Unexpected exceptions caught around a probe (bugs).",
             registry=registry,
         )
         self.reload_success = Gauge(
-            "canary_config_last_reload_successful", "1 if the last config load succeeded.",
+            "canary_config_last_reload_successful",
+            "1 if the last config load succeeded.",
             registry=registry,
         )
         self.reload_timestamp = Gauge(
             "canary_config_last_reload_success_timestamp_seconds",
-            "When the config was last loaded successfully.", registry=registry,
+            "When the config was last loaded successfully.",
+            registry=registry,
         )
         for event in SCHEDULER_EVENTS:
             self.scheduler_events.labels(event)
@@ -163,11 +211,11 @@ class Metrics:
         for key, detector in self._detectors - new_detectors:
             self._remove_detector(key, detector)
         for key, detector in new_detectors:
-            labels = (*key.labels(), detector)
+            detector_labels = (*key.labels(), detector)
             for metric in (self.checks, self.check_failures, self.check_score, self.drift_alarms):
-                metric.labels(*labels)
-            self.drift_ratio.labels(*labels)
-            self.drift_alarm.labels(*labels)
+                metric.labels(*detector_labels)
+            self.drift_ratio.labels(*detector_labels)
+            self.drift_alarm.labels(*detector_labels)
         self._targets, self._series, self._detectors = new_targets, dict(series), new_detectors
 
     def _remove_series(self, key: SeriesKey) -> None:
@@ -180,8 +228,12 @@ class Metrics:
     def _remove_detector(self, key: SeriesKey, detector: str) -> None:
         labels = (*key.labels(), detector)
         for metric in (
-            self.checks, self.check_failures, self.check_score,
-            self.drift_alarms, self.drift_ratio, self.drift_alarm,
+            self.checks,
+            self.check_failures,
+            self.check_score,
+            self.drift_alarms,
+            self.drift_ratio,
+            self.drift_alarm,
         ):
             _discard(metric, labels)
 
@@ -202,7 +254,5 @@ class Metrics:
 
 
 def _discard(metric: Counter | Gauge | Histogram | Summary, labels: tuple[str, ...]) -> None:
-    try:
+    with contextlib.suppress(KeyError):
         metric.remove(*labels)
-    except KeyError:
-        pass

@@ -27,7 +27,12 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 
 async def run_once(
-    config_path: Path, target_name: str | None, suite_name: str | None, *, debug: bool, as_json: bool,
+    config_path: Path,
+    target_name: str | None,
+    suite_name: str | None,
+    *,
+    debug: bool,
+    as_json: bool,
     out: TextIO | None = None,
 ) -> int:
     out = out or sys.stdout
@@ -40,7 +45,10 @@ async def run_once(
         if target_name in (None, target.name)
     ]
     if not pairs:
-        print(f"no (target, suite) pair matches --target {target_name} --suite {suite_name}", file=sys.stderr)
+        print(
+            f"no (target, suite) pair matches --target {target_name} --suite {suite_name}",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     registry = CollectorRegistry()
     metrics = Metrics(registry)
@@ -78,11 +86,18 @@ def _print_result(result: Result, out: TextIO, *, debug: bool, as_json: bool) ->
         return
     _section(out, "request", result.request)
     if result.reply is not None:
-        _section(out, "reply", {
-            "text": result.reply.text, "finish_reason": result.reply.raw_finish_reason,
-            "model": result.reply.model, "system_fingerprint": result.reply.system_fingerprint,
-            "status_code": result.reply.status_code, "headers": dict(result.reply.headers),
-        })
+        _section(
+            out,
+            "reply",
+            {
+                "text": result.reply.text,
+                "finish_reason": result.reply.raw_finish_reason,
+                "model": result.reply.model,
+                "system_fingerprint": result.reply.system_fingerprint,
+                "status_code": result.reply.status_code,
+                "headers": dict(result.reply.headers),
+            },
+        )
     if result.error:
         _section(out, "error", result.error)
     for check in result.checks:

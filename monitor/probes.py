@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from monitor.expectation import Expectation, Strict
 from monitor.errors import ConfigError
+from monitor.expectation import Expectation, Strict
 from monitor.types import Message, ProbeRequest
 from monitor.yamlsource import load_document, validate
 
@@ -115,7 +115,9 @@ def load_suite(path: Path) -> ProbeSuite:
     problems = []
     for index, probe in enumerate(suite.probes):
         if probe.name in seen:
-            problems.append(doc.problem(("probes", index, "name"), f"probe name {probe.name!r} is used twice"))
+            problems.append(
+                doc.problem(("probes", index, "name"), f"probe name {probe.name!r} is used twice")
+            )
         seen.add(probe.name)
     if problems:
         raise ConfigError(problems)
@@ -123,4 +125,8 @@ def load_suite(path: Path) -> ProbeSuite:
 
 
 def suite_summary(suite: ProbeSuite) -> dict[str, Any]:
-    return {"suite": suite.suite, "version": suite.version, "probes": [p.name for p in suite.probes]}
+    return {
+        "suite": suite.suite,
+        "version": suite.version,
+        "probes": [p.name for p in suite.probes],
+    }

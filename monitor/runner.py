@@ -80,22 +80,36 @@ async def execute_probe(
     request = suite.request(probe, affinity_key(target, suite, probe))
     started_at, t0 = time.time(), time.perf_counter()
     common = dict(
-        run_id=run_id, started_at=started_at, platform=target.platform, pool=target.pool,
-        model=target.model, suite=suite.suite, suite_version=suite.version, probe=probe.name,
-        api=target.api, request=request_record(request),
+        run_id=run_id,
+        started_at=started_at,
+        platform=target.platform,
+        pool=target.pool,
+        model=target.model,
+        suite=suite.suite,
+        suite_version=suite.version,
+        probe=probe.name,
+        api=target.api,
+        request=request_record(request),
     )
     try:
         reply = await PROVIDERS[target.api](client, target, request)
     except ProviderError as exc:
         return Result(
-            id=uuid.uuid4().hex, outcome=outcome_of(exc), latency_s=time.perf_counter() - t0,
-            error=redact(f"{type(exc).__name__}: {exc}", target), **common,  # type: ignore[arg-type]
+            id=uuid.uuid4().hex,
+            outcome=outcome_of(exc),
+            latency_s=time.perf_counter() - t0,
+            error=redact(f"{type(exc).__name__}: {exc}", target),
+            **common,  # type: ignore[arg-type]
         )
     checks = run_detectors(reply, probe.expect)
     outcome = Outcome.PASSED if all(c.passed for c in checks) else Outcome.FAILED
     return Result(
-        id=uuid.uuid4().hex, outcome=outcome, latency_s=reply.latency_s or time.perf_counter() - t0,
-        checks=checks, reply=reply, **common,  # type: ignore[arg-type]
+        id=uuid.uuid4().hex,
+        outcome=outcome,
+        latency_s=reply.latency_s or time.perf_counter() - t0,
+        checks=checks,
+        reply=reply,
+        **common,  # type: ignore[arg-type]
     )
 
 
@@ -132,13 +146,21 @@ class Runner:
     async def run_suite(self, target: Target, suite: ProbeSuite) -> list[Result]:
         """Every probe of `suite` on `target`, at most `target.concurrency` at a time."""
         run_id = uuid.uuid4().hex
-        return list(await asyncio.gather(*(self.run_probe(target, suite, p, run_id) for p in suite.probes)))
+        return list(
+            await asyncio.gather(*(self.run_probe(target, suite, p, run_id) for p in suite.probes))
+        )
 
-    async def run_probe(self, target: Target, suite: ProbeSuite, probe: Probe, run_id: str) -> Result:
+    async def run_probe(
+        self, target: Target, suite: ProbeSuite, probe: Probe, run_id: str
+    ) -> Result:
         async with self._limit(target):
             with structlog.contextvars.bound_contextvars(
-                platform=target.platform, pool=target.pool, model=target.model,
-                suite=suite.suite, probe=probe.name, run_id=run_id,
+                platform=target.platform,
+                pool=target.pool,
+                model=target.model,
+                suite=suite.suite,
+                probe=probe.name,
+                run_id=run_id,
             ):
                 try:
                     result = await execute_probe(self.clients(target), target, suite, probe, run_id)
@@ -146,16 +168,26 @@ class Runner:
                     self.metrics.internal_errors.inc()
                     log.error("probe.internal_error", error_type=type(exc).__name__)
                     result = Result(
-                        id=uuid.uuid4().hex, run_id=run_id, started_at=time.time(),
-                        platform=target.platform, pool=target.pool, model=target.model,
-                        suite=suite.suite, suite_version=suite.version, probe=probe.name,
-                        api=target.api, outcome=Outcome.PROTOCOL_ERROR, latency_s=0.0,
+                        id=uuid.uuid4().hex,
+                        run_id=run_id,
+                        started_at=time.time(),
+                        platform=target.platform,
+                        pool=target.pool,
+                        model=target.model,
+                        suite=suite.suite,
+                        suite_version=suite.version,
+                        probe=probe.name,
+                        api=target.api,
+                        outcome=Outcome.PROTOCOL_ERROR,
+                        latency_s=0.0,
                         error=f"internal error: {type(exc).__name__}",
                     )
                 await self.record(result)
                 log.info(
-                    "probe.finished", outcome=result.outcome.value,
-                    latency_s=round(result.latency_s, 4), failed=list(result.failed_detectors),
+                    "probe.finished",
+                    outcome=result.outcome.value,
+                    latency_s=round(result.latency_s, 4),
+                    failed=list(result.failed_detectors),
                 )
         return result
 
@@ -188,6 +220,8 @@ class Runner:
             if event is not None:
                 if event == "alarm":
                     self.metrics.drift_alarms.labels(*labels).inc()
-                log.warning("drift." + event, detector=detector, ratio=round(self.drift.ratio(series), 3))
+                log.warning(
+                    "drift." + event, detector=detector, ratio=round(self.drift.ratio(series), 3)
+                )
                 if self.on_drift is not None:
                     self.on_drift(DriftEvent(series, event, self.drift.ratio(series)))

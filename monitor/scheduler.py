@@ -76,7 +76,10 @@ class ProbeScheduler:
         start = now or datetime.now(UTC)
         for key, spec in wanted.items():
             old = self._specs.get(key)
-            if old is not None and (old.interval_s, old.fingerprint) == (spec.interval_s, spec.fingerprint):
+            if old is not None and (old.interval_s, old.fingerprint) == (
+                spec.interval_s,
+                spec.fingerprint,
+            ):
                 self._specs[key] = spec  # same schedule; pick up the new callable in place
                 continue
             offset_s = self.rng.uniform(0, min(spec.interval_s, MAX_FIRST_OFFSET_S))

@@ -17,7 +17,9 @@ def validate_files(files: Sequence[Path]) -> list[ConfigProblem]:
     for path in files:
         try:
             doc = load_document(path)
-            is_probe_file = isinstance(doc.data, dict) and "probes" in doc.data and "targets" not in doc.data
+            is_probe_file = (
+                isinstance(doc.data, dict) and "probes" in doc.data and "targets" not in doc.data
+            )
             if is_probe_file:
                 load_suite(path)
             else:

@@ -66,7 +66,9 @@ def load_document(path: Path, *, display_name: str | None = None) -> SourceDocum
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError([ConfigProblem(name, None, "", f"cannot read file: {exc.strerror}")]) from exc
+        raise ConfigError(
+            [ConfigProblem(name, None, "", f"cannot read file: {exc.strerror}")]
+        ) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError([ConfigProblem(name, None, "", "file is not valid UTF-8")]) from exc
     return parse_document(text, name)
@@ -107,7 +109,9 @@ def _convert(
             child = (*path, key)
             if key in out:
                 problems.append(
-                    ConfigProblem(name, key_node.start_mark.line + 1, format_path(child), "duplicate key")
+                    ConfigProblem(
+                        name, key_node.start_mark.line + 1, format_path(child), "duplicate key"
+                    )
                 )
             lines[child] = key_node.start_mark.line + 1
             out[key] = _convert(value_node, child, lines, problems, name)
@@ -133,19 +137,25 @@ def _substitute(
         if default is not None:
             return default
         problems.append(
-            ConfigProblem(name, lines.get(path), format_path(path), f"environment variable {var} is not set")
+            ConfigProblem(
+                name, lines.get(path), format_path(path), f"environment variable {var} is not set"
+            )
         )
         return ""
 
     return _ENV_REF.sub(replace, value)
 
 
-def validate(model: type[ModelT], doc: SourceDocument, *, context: Mapping[str, Any] | None = None) -> ModelT:
+def validate(
+    model: type[ModelT], doc: SourceDocument, *, context: Mapping[str, Any] | None = None
+) -> ModelT:
     """Validate `doc.data` against `model`; every error becomes a located `ConfigProblem`."""
     try:
         return model.model_validate(doc.data, context=dict(context or {}))
     except ValidationError as exc:
-        raise ConfigError([_to_problem(doc, err) for err in exc.errors(include_url=False)]) from None
+        raise ConfigError(
+            [_to_problem(doc, err) for err in exc.errors(include_url=False)]
+        ) from None
 
 
 def _to_problem(doc: SourceDocument, err: ErrorDetails) -> ConfigProblem:
@@ -158,13 +168,17 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> PathKey:
     path: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, Mapping) and part in node:
+        if isinstance(node, Mapping) and part in node:  # noqa: SIM114 (separate for type narrowing)
             node = node[part]
             path.append(part)
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
             path.append(part)
-        elif isinstance(node, Mapping) and isinstance(part, str) and not regex.search(r"[\[\]]", part):
+        elif (
+            isinstance(node, Mapping)
+            and isinstance(part, str)
+            and not regex.search(r"[\[\]]", part)
+        ):
             path.append(part)  # a missing or unknown key: still the field the user must fix
             node = None
         # else: a union or validator tag, not a place in the file
@@ -195,7 +209,8 @@ PATTERN_MESSAGES: dict[str, str] = {
         "must be 1 to 63 letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
     ),
     r"^[a-z0-9][a-z0-9_.-]{0,62}$": (
-        "must be 1 to 63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
+        "must be 1 to 63 lowercase letters, digits, '.', '_' or '-', "
+        "starting with a letter or digit"
     ),
     r"^https?://[^\s]+$": "must be an http:// or https:// URL",
     r"^sqlite:///.+": "must be a sqlite:///path URL",
@@ -208,7 +223,12 @@ def humanize(err: ErrorDetails) -> str:
     ctx = err.get("ctx") or {}
     if kind in _MESSAGES:
         return _MESSAGES[kind]
-    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+    bounds = {
+        "greater_than": ">",
+        "greater_than_equal": ">=",
+        "less_than": "<",
+        "less_than_equal": "<=",
+    }
     if kind in bounds:
         limit = next(iter(ctx.values()))
         if isinstance(limit, float) and limit.is_integer():

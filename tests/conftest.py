@@ -31,7 +31,9 @@ WriteConfig = Callable[..., Path]
 def write_config(tmp_path: Path, fleet: SimFleet) -> WriteConfig:
     """Writes a daemon config for the fleet into tmp_path and returns its path."""
 
-    def write(*, interval_s: float = 1, port: int = 0, extra_targets: str = "", name: str = "canary.yaml") -> Path:
+    def write(
+        *, interval_s: float = 1, port: int = 0, extra_targets: str = "", name: str = "canary.yaml"
+    ) -> Path:
         targets = "".join(
             f"  - {{platform: {b.platform}, pool: {b.pool}, model: sim, api: {b.api},"
             f" base_url: '{fleet.base_url(b.platform, b.pool)}'}}\n"

@@ -18,13 +18,22 @@ from tests.conftest import ROOT, WriteConfig
 TESTDATA = ROOT / "tests" / "config" / "testdata"
 
 
-async def canary(*args: str, stdin: str | None = None, timeout_s: float = 60) -> tuple[int, str, str]:
+async def canary(
+    *args: str, stdin: str | None = None, timeout_s: float = 60
+) -> tuple[int, str, str]:
     """Run `canary ARGS` without blocking the loop that serves the simulated fleet."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "monitor.cli", *args,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "monitor.cli",
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin else None), timeout_s)
+    out, err = await asyncio.wait_for(
+        proc.communicate(stdin.encode() if stdin else None), timeout_s
+    )
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
 
@@ -34,7 +43,9 @@ async def test_validate_exit_codes() -> None:
     code, out, _ = await canary("validate", str(TESTDATA / "probes-ok.yaml"))
     assert code == 0 and "valid" in out
     code, out, _ = await canary("validate", str(TESTDATA / "invalid-timeout.yaml"))
-    assert code == 1 and out.strip().endswith("invalid-timeout.yaml:6: targets[0].timeout_s: must be > 0")
+    assert code == 1 and out.strip().endswith(
+        "invalid-timeout.yaml:6: targets[0].timeout_s: must be > 0"
+    )
 
 
 async def test_once_passes_on_clean_fleet(write_config: WriteConfig) -> None:
@@ -44,21 +55,38 @@ async def test_once_passes_on_clean_fleet(write_config: WriteConfig) -> None:
     assert "14/14 probes passed" in out
 
 
-async def test_once_debug_shows_transcript_checks_and_metrics(write_config: WriteConfig, fleet: SimFleet) -> None:
+async def test_once_debug_shows_transcript_checks_and_metrics(
+    write_config: WriteConfig, fleet: SimFleet
+) -> None:
     """`once --debug` prints request, reply, each check's evidence and the metrics; exit 1 on failure."""
     fleet.set_fault("vllm-prod", "long-context", Fault("top_token_drop", rate=1.0))
     code, out, _ = await canary(
-        "once", "--config", str(write_config()), "--target", "vllm-prod/long-context/sim", "--suite", "core", "--debug",
+        "once",
+        "--config",
+        str(write_config()),
+        "--target",
+        "vllm-prod/long-context/sim",
+        "--suite",
+        "core",
+        "--debug",
     )
     assert code == 1
-    for needle in ("--- request", "--- reply", "--- check known_answer", '"passed": false', "canary_check_failures_total{"):
+    for needle in (
+        "--- request",
+        "--- reply",
+        "--- check known_answer",
+        '"passed": false',
+        "canary_check_failures_total{",
+    ):
         assert needle in out
     assert "anthropic-api" not in out
 
 
 async def test_once_json_lines(write_config: WriteConfig) -> None:
     """`once --json` prints one JSON result a line with outcome and checks."""
-    code, out, _ = await canary("once", "--config", str(write_config()), "--json", "--target", "anthropic-api/default/sim")
+    code, out, _ = await canary(
+        "once", "--config", str(write_config()), "--json", "--target", "anthropic-api/default/sim"
+    )
     records = [json.loads(line) for line in out.splitlines() if line.strip()]
     assert code == 0 and len(records) == 7
     assert {r["outcome"] for r in records} == {"passed"} and all("checks" in r for r in records)
@@ -66,17 +94,23 @@ async def test_once_json_lines(write_config: WriteConfig) -> None:
 
 async def test_detect_jsonl_round_trip() -> None:
     """`detect` answers each JSONL line in order and reports bad lines without stopping."""
-    lines = "\n".join([
-        json.dumps({"id": "r1", "text": "Lyon", "expect": {"answer": {"exact": "Paris"}}}),
-        "{broken",
-        json.dumps({"id": "r2", "text": "Paris.", "expect": {"answer": {"exact": "Paris"}}}),
-    ])
+    lines = "\n".join(
+        [
+            json.dumps({"id": "r1", "text": "Lyon", "expect": {"answer": {"exact": "Paris"}}}),
+            "{broken",
+            json.dumps({"id": "r2", "text": "Paris.", "expect": {"answer": {"exact": "Paris"}}}),
+        ]
+    )
     code, out, _ = await canary("detect", stdin=lines)
     first, bad, second = (json.loads(line) for line in out.splitlines())
     assert code == 1
     assert first["id"] == "r1" and first["checks"][0]["passed"] is False
     assert bad["line"] == 2 and "error" in bad
-    assert second["checks"][0] == {**second["checks"][0], "detector": "known_answer", "passed": True}
+    assert second["checks"][0] == {
+        **second["checks"][0],
+        "detector": "known_answer",
+        "passed": True,
+    }
 
 
 async def test_detect_unknown_detector_is_a_usage_error() -> None:
@@ -85,7 +119,9 @@ async def test_detect_unknown_detector_is_a_usage_error() -> None:
     assert code == 2 and "known_answer" in err
 
 
-async def test_sigkill_loses_no_acknowledged_result(write_config: WriteConfig, tmp_path: Path) -> None:
+async def test_sigkill_loses_no_acknowledged_result(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
     """Results the API has shown survive SIGKILL of `canary run`, and a restart keeps probing."""
     port = _free_port()
     config = write_config(port=port)
@@ -93,14 +129,28 @@ async def test_sigkill_loses_no_acknowledged_result(write_config: WriteConfig, t
     acknowledged: set[str] = set()
     for _cycle in range(3):
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "monitor.cli", "--log-level", "error", "run", "--config", str(config),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, env=env,
+            sys.executable,
+            "-m",
+            "monitor.cli",
+            "--log-level",
+            "error",
+            "run",
+            "--config",
+            str(config),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            env=env,
         )
         seen_before = len(acknowledged)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client, asyncio.timeout(60):
+        async with (
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client,
+            asyncio.timeout(60),
+        ):
             while len(acknowledged) < seen_before + 10:
                 try:
-                    rows = (await client.get("/api/v1/results", params={"limit": 1000})).json()["data"]
+                    rows = (await client.get("/api/v1/results", params={"limit": 1000})).json()[
+                        "data"
+                    ]
                 except httpx.TransportError:
                     rows = []
                 acknowledged.update(r["id"] for r in rows)
@@ -117,8 +167,14 @@ async def test_sigterm_drains_and_exits_zero(write_config: WriteConfig) -> None:
     """SIGTERM stops the daemon cleanly with exit status 0."""
     port = _free_port()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "monitor.cli", "run", "--config", str(write_config(port=port)),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "monitor.cli",
+        "run",
+        "--config",
+        str(write_config(port=port)),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     async with httpx.AsyncClient() as client, asyncio.timeout(30):
         while True:

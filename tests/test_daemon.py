@@ -38,17 +38,32 @@ async def test_metrics_and_api_after_probing(daemon: Daemon) -> None:
     async with httpx.AsyncClient(base_url=base) as client:
         metrics = (await client.get("/metrics")).text
         for platform, pool in (("anthropic-api", "default"), ("vllm-prod", "long-context")):
-            assert f'canary_probe_runs_total{{model="sim",outcome="passed",platform="{platform}",pool="{pool}",suite="core"}}' in metrics
+            assert (
+                f'canary_probe_runs_total{{model="sim",outcome="passed",platform="{platform}",pool="{pool}",suite="core"}}'
+                in metrics
+            )
         assert "canary_config_last_reload_successful 1.0" in metrics
-        results = (await client.get("/api/v1/results", params={"platform": "vllm-prod", "limit": 5})).json()["data"]
+        results = (
+            await client.get("/api/v1/results", params={"platform": "vllm-prod", "limit": 5})
+        ).json()["data"]
         assert 0 < len(results) <= 5 and all(r["platform"] == "vllm-prod" for r in results)
         record = (await client.get(f"/api/v1/results/{results[0]['id']}")).json()["data"]
         assert record["reply"]["text"] and record["request"]["messages"]
         targets = (await client.get("/api/v1/targets")).json()["data"]
-        assert sorted(t["name"] for t in targets) == ["anthropic-api/default/sim", "vllm-prod/long-context/sim"]
+        assert sorted(t["name"] for t in targets) == [
+            "anthropic-api/default/sim",
+            "vllm-prod/long-context/sim",
+        ]
         assert (await client.get("/readyz")).status_code == 200
     if shutil.which("promtool"):
-        check = subprocess.run(["promtool", "check", "metrics"], input=metrics, capture_output=True, text=True)
+        check = await asyncio.to_thread(
+            subprocess.run,
+            ["promtool", "check", "metrics"],
+            input=metrics,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert check.returncode == 0, check.stdout + check.stderr
 
 
@@ -59,13 +74,21 @@ async def test_clean_fleet_passes_every_check(daemon: Daemon) -> None:
     from monitor.store import ResultQuery
 
     rows = await daemon.store.query(ResultQuery(limit=1000))
-    assert rows and {r["outcome"] for r in rows} == {"passed"}, [r for r in rows if r["outcome"] != "passed"][:3]
+    assert rows and {r["outcome"] for r in rows} == {"passed"}, [
+        r for r in rows if r["outcome"] != "passed"
+    ][:3]
 
 
 async def test_fault_raises_alarm_on_its_series_only(daemon: Daemon, fleet: SimFleet) -> None:
     """A persistent wrong answer on one pool latches an alarm there and nowhere else."""
     fleet.set_fault("vllm-prod", "long-context", Fault("top_token_drop", rate=1.0))
-    labels = {"platform": "vllm-prod", "pool": "long-context", "model": "sim", "suite": "core", "detector": "known_answer"}
+    labels = {
+        "platform": "vllm-prod",
+        "pool": "long-context",
+        "model": "sim",
+        "suite": "core",
+        "detector": "known_answer",
+    }
     async with asyncio.timeout(60):
         while daemon.registry.get_sample_value("canary_drift_alarm", labels) != 1:
             await asyncio.sleep(0.05)
@@ -89,15 +112,25 @@ async def test_reload_with_broken_file_keeps_old_config(daemon: Daemon) -> None:
     assert daemon.registry.get_sample_value("canary_config_last_reload_successful") == 1
 
 
-async def test_reload_removes_series_of_dropped_target(daemon: Daemon, write_config: WriteConfig) -> None:
+async def test_reload_removes_series_of_dropped_target(
+    daemon: Daemon, write_config: WriteConfig
+) -> None:
     """Dropping a target on reload removes its jobs and its metric series."""
     await wait_for_results(daemon, 1)
     text = daemon.config_path.read_text().splitlines()
-    daemon.config_path.write_text("\n".join(line for line in text if "anthropic-api" not in line) + "\n")
+    daemon.config_path.write_text(
+        "\n".join(line for line in text if "anthropic-api" not in line) + "\n"
+    )
     ok, _ = await daemon.reload()
     assert ok
     assert all("anthropic-api" not in key for key in daemon.scheduler.keys)
-    labels = {"platform": "anthropic-api", "pool": "default", "model": "sim", "suite": "core", "outcome": "passed"}
+    labels = {
+        "platform": "anthropic-api",
+        "pool": "default",
+        "model": "sim",
+        "suite": "core",
+        "outcome": "passed",
+    }
     assert daemon.registry.get_sample_value("canary_probe_runs_total", labels) is None
 
 

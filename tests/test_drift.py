@@ -65,7 +65,9 @@ def test_engine_splits_budget_and_round_trips_state() -> None:
     one = DriftEngine(0.002, 0.05, 1.0)
     one.configure([SeriesPlan(SERIES, 0.1)])
     many = DriftEngine(0.002, 0.05, 1.0)
-    many.configure([SeriesPlan((*SERIES[:4], f"d{i}"), 0.1) for i in range(99)] + [SeriesPlan(SERIES, 0.1)])
+    many.configure(
+        [SeriesPlan((*SERIES[:4], f"d{i}"), 0.1) for i in range(99)] + [SeriesPlan(SERIES, 0.1)]
+    )
     assert many.threshold(SERIES) > one.threshold(SERIES)  # type: ignore[operator]
     for _ in range(3):
         one.observe(SERIES, True)

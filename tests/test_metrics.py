@@ -30,7 +30,11 @@ def catalogue(registry: CollectorRegistry) -> dict[str, dict[str, object]]:
 @pytest.fixture
 def metrics() -> Metrics:
     m = Metrics(CollectorRegistry())
-    m.configure([TargetInfo("bedrock", "us-east-1", "claude", "anthropic_messages")], {KEY: 30.0}, [(KEY, "known_answer")])
+    m.configure(
+        [TargetInfo("bedrock", "us-east-1", "claude", "anthropic_messages")],
+        {KEY: 30.0},
+        [(KEY, "known_answer")],
+    )
     return m
 
 
@@ -47,17 +51,33 @@ def test_series_exist_before_first_probe(metrics: Metrics) -> None:
     reg = metrics.registry
     labels = {"platform": "bedrock", "pool": "us-east-1", "model": "claude", "suite": "core"}
     for outcome in Outcome:
-        assert reg.get_sample_value("canary_probe_runs_total", {**labels, "outcome": outcome.value}) == 0
-    assert reg.get_sample_value("canary_check_failures_total", {**labels, "detector": "known_answer"}) == 0
+        assert (
+            reg.get_sample_value("canary_probe_runs_total", {**labels, "outcome": outcome.value})
+            == 0
+        )
+    assert (
+        reg.get_sample_value("canary_check_failures_total", {**labels, "detector": "known_answer"})
+        == 0
+    )
     assert reg.get_sample_value("canary_suite_interval_seconds", labels) == 30.0
 
 
 def test_observe_counts_outcome_checks_and_scores(metrics: Metrics) -> None:
     """A failed result bumps the run, check, failure and score series of its labels only."""
     result = Result(
-        id="r", run_id="x", started_at=1.0, platform="bedrock", pool="us-east-1", model="claude",
-        suite="core", suite_version=1, probe="p", api="anthropic_messages", outcome=Outcome.FAILED,
-        latency_s=0.5, checks=(Check("known_answer", False, 0.0),),
+        id="r",
+        run_id="x",
+        started_at=1.0,
+        platform="bedrock",
+        pool="us-east-1",
+        model="claude",
+        suite="core",
+        suite_version=1,
+        probe="p",
+        api="anthropic_messages",
+        outcome=Outcome.FAILED,
+        latency_s=0.5,
+        checks=(Check("known_answer", False, 0.0),),
     )
     metrics.observe(result, finished_at=100.0)
     reg = metrics.registry
@@ -65,8 +85,14 @@ def test_observe_counts_outcome_checks_and_scores(metrics: Metrics) -> None:
     assert reg.get_sample_value("canary_probe_runs_total", {**labels, "outcome": "failed"}) == 1
     assert reg.get_sample_value("canary_probe_runs_total", {**labels, "outcome": "passed"}) == 0
     assert reg.get_sample_value("canary_checks_total", {**labels, "detector": "known_answer"}) == 1
-    assert reg.get_sample_value("canary_check_failures_total", {**labels, "detector": "known_answer"}) == 1
-    assert reg.get_sample_value("canary_check_score_count", {**labels, "detector": "known_answer"}) == 1
+    assert (
+        reg.get_sample_value("canary_check_failures_total", {**labels, "detector": "known_answer"})
+        == 1
+    )
+    assert (
+        reg.get_sample_value("canary_check_score_count", {**labels, "detector": "known_answer"})
+        == 1
+    )
     assert reg.get_sample_value("canary_last_run_timestamp_seconds", labels) == 100.0
     assert reg.get_sample_value("canary_last_success_timestamp_seconds", labels) == 0
 
@@ -74,19 +100,44 @@ def test_observe_counts_outcome_checks_and_scores(metrics: Metrics) -> None:
 def test_reload_prunes_series_of_removed_targets(metrics: Metrics) -> None:
     """Series of a target that left the config disappear; new ones appear at zero."""
     other = SeriesKey("vertex", "eu", "claude", "core")
-    metrics.configure([TargetInfo("vertex", "eu", "claude", "anthropic_messages")], {other: 60.0}, [(other, "length")])
+    metrics.configure(
+        [TargetInfo("vertex", "eu", "claude", "anthropic_messages")],
+        {other: 60.0},
+        [(other, "length")],
+    )
     reg = metrics.registry
     gone = {"platform": "bedrock", "pool": "us-east-1", "model": "claude", "suite": "core"}
     assert reg.get_sample_value("canary_probe_runs_total", {**gone, "outcome": "passed"}) is None
-    assert reg.get_sample_value("canary_target_info", {**gone, "api": "anthropic_messages"} | {"suite": ""}) is None
+    assert (
+        reg.get_sample_value(
+            "canary_target_info", {**gone, "api": "anthropic_messages"} | {"suite": ""}
+        )
+        is None
+    )
     new = {"platform": "vertex", "pool": "eu", "model": "claude", "suite": "core"}
     assert reg.get_sample_value("canary_check_failures_total", {**new, "detector": "length"}) == 0
-    assert reg.get_sample_value("canary_check_failures_total", {**gone, "detector": "known_answer"}) is None
+    assert (
+        reg.get_sample_value("canary_check_failures_total", {**gone, "detector": "known_answer"})
+        is None
+    )
 
 
 def test_label_names_are_bounded(metrics: Metrics) -> None:
     """No metric carries a label outside the closed vocabulary of DESIGN.md."""
-    allowed = {"platform", "pool", "model", "suite", "detector", "outcome", "event", "operation", "api",
-               "version", "revision", "script", "language"}
+    allowed = {
+        "platform",
+        "pool",
+        "model",
+        "suite",
+        "detector",
+        "outcome",
+        "event",
+        "operation",
+        "api",
+        "version",
+        "revision",
+        "script",
+        "language",
+    }
     for name, entry in catalogue(metrics.registry).items():
         assert set(entry["labels"]) <= allowed, name  # type: ignore[arg-type]

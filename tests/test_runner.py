@@ -21,23 +21,43 @@ from monitor.runner import Runner
 from monitor.store.sqlite import SQLiteStore
 from monitor.types import Outcome, Result
 
-SUITE = ProbeSuite.model_validate({
-    "suite": "core", "version": 2,
-    "probes": [{
-        "name": "capital", "reason": "top-token integrity", "prompt": "Capital of France?",
-        "expect": {"answer": {"exact": "Paris"}, "finish_reason": ["stop"]},
-    }],
-})
+SUITE = ProbeSuite.model_validate(
+    {
+        "suite": "core",
+        "version": 2,
+        "probes": [
+            {
+                "name": "capital",
+                "reason": "top-token integrity",
+                "prompt": "Capital of France?",
+                "expect": {"answer": {"exact": "Paris"}, "finish_reason": ["stop"]},
+            }
+        ],
+    }
+)
 TARGET = Target(
-    platform="vllm-prod", pool="default", model="llama", api="openai_chat", base_url="http://sim.test/"
+    platform="vllm-prod",
+    pool="default",
+    model="llama",
+    api="openai_chat",
+    base_url="http://sim.test/",
 ).model_copy(update={"api_key": SecretStr("sk-secret-123")})
 LABELS = {"platform": "vllm-prod", "pool": "default", "model": "llama", "suite": "core"}
 
 
 def chat(content: str, finish: str = "stop") -> dict[str, Any]:
     return {
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "llama",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "llama",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": finish,
+            }
+        ],
         "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
     }
 
@@ -58,9 +78,19 @@ async def make_runner(tmp_path: Path) -> Any:
     def make(handler: Handler, store_cls: type[SQLiteStore] = SQLiteStore) -> Runner:
         store = store_cls(str(tmp_path / "c.db"), retention_passed_days=1, retention_failed_days=2)
         drift = DriftEngine(0.002, 0.05, 1.0)
-        drift.configure([SeriesPlan((*LABELS.values(), d), 1.0) for d in ("known_answer", "finish_reason", "any", "probe_error")])
+        drift.configure(
+            [
+                SeriesPlan((*LABELS.values(), d), 1.0)
+                for d in ("known_answer", "finish_reason", "any", "probe_error")
+            ]
+        )
         client = httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url=TARGET.base_url)
-        runner = Runner(metrics=Metrics(CollectorRegistry()), store=store, drift=drift, clients=lambda _t: client)
+        runner = Runner(
+            metrics=Metrics(CollectorRegistry()),
+            store=store,
+            drift=drift,
+            clients=lambda _t: client,
+        )
         created.append((store, client))
         return runner
 
@@ -75,14 +105,30 @@ async def make_runner(tmp_path: Path) -> Any:
     [
         (lambda r: httpx.Response(200, json=chat("Paris")), Outcome.PASSED, ()),
         (lambda r: httpx.Response(200, json=chat("Lyon")), Outcome.FAILED, ("known_answer",)),
-        (lambda r: httpx.Response(200, json=chat("Pa", "length")), Outcome.FAILED, ("known_answer", "finish_reason")),
-        (lambda r: httpx.Response(503, json={"error": {"message": "down", "type": "server_error"}}), Outcome.HTTP_ERROR, ()),
-        (lambda r: httpx.Response(429, headers={"retry-after": "3"}, json={"error": {}}), Outcome.RATE_LIMITED, ()),
+        (
+            lambda r: httpx.Response(200, json=chat("Pa", "length")),
+            Outcome.FAILED,
+            ("known_answer", "finish_reason"),
+        ),
+        (
+            lambda r: httpx.Response(
+                503, json={"error": {"message": "down", "type": "server_error"}}
+            ),
+            Outcome.HTTP_ERROR,
+            (),
+        ),
+        (
+            lambda r: httpx.Response(429, headers={"retry-after": "3"}, json={"error": {}}),
+            Outcome.RATE_LIMITED,
+            (),
+        ),
         (lambda r: httpx.Response(200, text="{not json"), Outcome.PROTOCOL_ERROR, ()),
     ],
     ids=["passed", "wrong-answer", "truncated", "http-error", "rate-limited", "malformed"],
 )
-async def test_outcomes_are_recorded_everywhere(make_runner: Any, handler: Handler, outcome: Outcome, failed: tuple[str, ...]) -> None:
+async def test_outcomes_are_recorded_everywhere(
+    make_runner: Any, handler: Handler, outcome: Outcome, failed: tuple[str, ...]
+) -> None:
     """Each reply class yields its outcome, and the result lands in the store and the counters."""
     runner = make_runner(handler)
     (result,) = await runner.run_suite(TARGET, SUITE)
@@ -90,9 +136,14 @@ async def test_outcomes_are_recorded_everywhere(make_runner: Any, handler: Handl
     stored = await runner.store.get(result.id)
     assert stored is not None and stored["outcome"] == outcome.value
     reg = runner.metrics.registry
-    assert reg.get_sample_value("canary_probe_runs_total", {**LABELS, "outcome": outcome.value}) == 1
+    assert (
+        reg.get_sample_value("canary_probe_runs_total", {**LABELS, "outcome": outcome.value}) == 1
+    )
     for detector in failed:
-        assert reg.get_sample_value("canary_check_failures_total", {**LABELS, "detector": detector}) == 1
+        assert (
+            reg.get_sample_value("canary_check_failures_total", {**LABELS, "detector": detector})
+            == 1
+        )
     errored = outcome not in (Outcome.PASSED, Outcome.FAILED)
     assert runner.drift.states[(*LABELS.values(), "probe_error")].statistic > 0 if errored else True
 
@@ -121,7 +172,12 @@ async def test_store_failure_is_counted_not_raised(make_runner: Any) -> None:
     with structlog.testing.capture_logs() as logs:
         (result,) = await runner.run_suite(TARGET, SUITE)
     assert result.outcome is Outcome.PASSED
-    assert runner.metrics.registry.get_sample_value("canary_store_errors_total", {"operation": "write"}) == 1
+    assert (
+        runner.metrics.registry.get_sample_value(
+            "canary_store_errors_total", {"operation": "write"}
+        )
+        == 1
+    )
     assert any(e["event"] == "store.write_failed" and e["log_level"] == "error" for e in logs)
 
 
@@ -153,7 +209,9 @@ async def test_one_canonical_log_line_per_probe(make_runner: Any) -> None:
 async def test_error_text_is_redacted(make_runner: Any) -> None:
     """A vendor error that echoes the API key is stored with the key redacted."""
     runner = make_runner(
-        lambda r: httpx.Response(401, json={"error": {"message": "bad key sk-secret-123", "type": "auth"}})
+        lambda r: httpx.Response(
+            401, json={"error": {"message": "bad key sk-secret-123", "type": "auth"}}
+        )
     )
     (result,) = await runner.run_suite(TARGET, SUITE)
     assert result.error is not None and "sk-secret-123" not in result.error
@@ -172,4 +230,7 @@ async def test_failures_raise_a_drift_alarm(make_runner: Any) -> None:
     assert {"known_answer", "any"} <= alarmed and "probe_error" not in alarmed
     reg = runner.metrics.registry
     assert reg.get_sample_value("canary_drift_alarm", {**LABELS, "detector": "known_answer"}) == 1
-    assert reg.get_sample_value("canary_drift_alarms_total", {**LABELS, "detector": "known_answer"}) == 1
+    assert (
+        reg.get_sample_value("canary_drift_alarms_total", {**LABELS, "detector": "known_answer"})
+        == 1
+    )

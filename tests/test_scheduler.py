@@ -55,9 +55,13 @@ async def test_sync_adds_replaces_and_removes() -> None:
     """A reload keeps unchanged jobs, replaces changed ones and removes the rest."""
     scheduler = make()
     scheduler.start()
-    scheduler.sync([JobSpec("keep", 60, noop), JobSpec("change", 60, noop, "v1"), JobSpec("drop", 60, noop)])
+    scheduler.sync(
+        [JobSpec("keep", 60, noop), JobSpec("change", 60, noop, "v1"), JobSpec("drop", 60, noop)]
+    )
     kept_next = scheduler.next_run_times()["keep"]
-    scheduler.sync([JobSpec("keep", 60, noop), JobSpec("change", 60, noop, "v2"), JobSpec("new", 60, noop)])
+    scheduler.sync(
+        [JobSpec("keep", 60, noop), JobSpec("change", 60, noop, "v2"), JobSpec("new", 60, noop)]
+    )
     assert scheduler.keys == {"keep", "change", "new"}
     assert scheduler.next_run_times()["keep"] == kept_next
     await scheduler.shutdown(1)

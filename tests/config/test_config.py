@@ -14,41 +14,119 @@ from monitor.validate import validate_files
 TESTDATA = Path(__file__).parent / "testdata"
 
 CASES = [
-    ('invalid-api.yaml', "invalid-api.yaml:4: targets[0].api: unknown api 'grpc_magic'; known: anthropic_messages, openai_chat"),
-    ('invalid-base-url.yaml', 'invalid-base-url.yaml:2: targets[0].base_url: must be an http:// or https:// URL'),
-    ('invalid-both-credentials.yaml', 'invalid-both-credentials.yaml:6: targets[0].credentials: set `api_key_env` or `api_key_file`, not both'),
-    ('invalid-concurrency-type.yaml', 'invalid-concurrency-type.yaml:6: targets[0].concurrency: must be an integer'),
-    ('invalid-defaults.yaml', 'invalid-defaults.yaml:2: defaults.timeout_s: must be > 0'),
-    ('invalid-drift.yaml', 'invalid-drift.yaml:1: drift: `design_failure_rate` must be > `baseline_failure_rate`'),
-    ('invalid-duplicate-key.yaml', 'invalid-duplicate-key.yaml:4: targets[0].model: duplicate key'),
-    ('invalid-duplicate-target.yaml', 'invalid-duplicate-target.yaml:3: targets[1]: target p/default/m is defined twice'),
-    ('invalid-env-ref.yaml', 'invalid-env-ref.yaml:5: targets[0].base_url: environment variable CANARY_TEST_SURELY_UNSET_HOST is not set'),
-    ('invalid-inline-secret.yaml', 'invalid-inline-secret.yaml:6: targets[0].api_key: inline secrets are not allowed; use credentials.api_key_env or api_key_file'),
-    ('invalid-interval.yaml', 'invalid-interval.yaml:5: suites[0].interval_s: must be >= 1'),
-    ('invalid-label.yaml', "invalid-label.yaml:2: targets[0].platform: must be 1 to 63 letters, digits, '.', '_', ':' or '-', starting with a letter or digit"),
-    ('invalid-missing-model.yaml', 'invalid-missing-model.yaml:2: targets[0].model: required field is missing'),
-    ('invalid-missing-probe-file.yaml', 'invalid-missing-probe-file.yaml:4: suites[0].file: no such probe file: no-such-probes.yaml'),
-    ('invalid-no-targets.yaml', 'invalid-no-targets.yaml:1: targets: must have at least 1 item(s)'),
-    ('invalid-retention.yaml', 'invalid-retention.yaml:1: store: `retention_failed_days` must be >= `retention_passed_days`'),
-    ('invalid-selector.yaml', 'invalid-selector.yaml:5: suites[0].targets: selects no target'),
-    ('invalid-store-url.yaml', 'invalid-store-url.yaml:2: store.url: must be a sqlite:///path URL'),
-    ('invalid-timeout.yaml', 'invalid-timeout.yaml:6: targets[0].timeout_s: must be > 0'),
-    ('invalid-unknown-key.yaml', 'invalid-unknown-key.yaml:6: targets[0].timeout: unknown field'),
-    ('invalid-unset-env-credentials.yaml', 'invalid-unset-env-credentials.yaml:6: targets[0].credentials: environment variable CANARY_TEST_SURELY_UNSET is not set'),
-    ('invalid-yaml-syntax.yaml', "invalid-yaml-syntax.yaml:4: invalid YAML: expected ',' or ']', but got ':'"),
-    ('probes-invalid-answer-two.yaml', 'probes-invalid-answer-two.yaml:8: probes[0].expect.answer: set exactly one of `exact`, `regex`, `one_of` or `contains`'),
-    ('probes-invalid-both-prompt.yaml', 'probes-invalid-both-prompt.yaml:4: probes[0]: set `prompt` or `messages`, not both'),
-    ('probes-invalid-duplicate-name.yaml', "probes-invalid-duplicate-name.yaml:5: probes[1].name: probe name 'same' is used twice"),
-    ('probes-invalid-expect-key.yaml', 'probes-invalid-expect-key.yaml:8: probes[0].expect.anwser: unknown field'),
-    ('probes-invalid-finish.yaml', "probes-invalid-finish.yaml:8: probes[0].expect.finish_reason[0]: must be one of 'stop', 'length', 'content_filter', 'tool_calls' or 'other'"),
-    ('probes-invalid-last-turn.yaml', 'probes-invalid-last-turn.yaml:4: probes[0]: `messages` must end with a user turn'),
-    ('probes-invalid-length.yaml', 'probes-invalid-length.yaml:8: probes[0].expect.length: `min_words` (10) must not exceed `max_words` (5)'),
-    ('probes-invalid-missing-reason.yaml', 'probes-invalid-missing-reason.yaml:4: probes[0].reason: required field is missing'),
-    ('probes-invalid-regex.yaml', 'probes-invalid-regex.yaml:8: probes[0].expect.answer.regex: invalid regular expression: missing ) at position 9'),
-    ('probes-invalid-role.yaml', "probes-invalid-role.yaml:7: probes[0].messages[0].role: must be one of 'user' or 'assistant'"),
-    ('probes-invalid-schema.yaml', 'probes-invalid-schema.yaml:9: probes[0].expect.json.schema: invalid JSON Schema: 12 is not valid under any of the given schemas'),
-    ('probes-invalid-temperature.yaml', 'probes-invalid-temperature.yaml:8: probes[0].params.temperature: must be <= 2'),
-    ('probes-invalid-version.yaml', 'probes-invalid-version.yaml:2: version: must be >= 1'),
+    (
+        "invalid-api.yaml",
+        "invalid-api.yaml:4: targets[0].api: unknown api 'grpc_magic'; known: anthropic_messages, openai_chat",
+    ),
+    (
+        "invalid-base-url.yaml",
+        "invalid-base-url.yaml:2: targets[0].base_url: must be an http:// or https:// URL",
+    ),
+    (
+        "invalid-both-credentials.yaml",
+        "invalid-both-credentials.yaml:6: targets[0].credentials: set `api_key_env` or `api_key_file`, not both",
+    ),
+    (
+        "invalid-concurrency-type.yaml",
+        "invalid-concurrency-type.yaml:6: targets[0].concurrency: must be an integer",
+    ),
+    ("invalid-defaults.yaml", "invalid-defaults.yaml:2: defaults.timeout_s: must be > 0"),
+    (
+        "invalid-drift.yaml",
+        "invalid-drift.yaml:1: drift: `design_failure_rate` must be > `baseline_failure_rate`",
+    ),
+    ("invalid-duplicate-key.yaml", "invalid-duplicate-key.yaml:4: targets[0].model: duplicate key"),
+    (
+        "invalid-duplicate-target.yaml",
+        "invalid-duplicate-target.yaml:3: targets[1]: target p/default/m is defined twice",
+    ),
+    (
+        "invalid-env-ref.yaml",
+        "invalid-env-ref.yaml:5: targets[0].base_url: environment variable CANARY_TEST_SURELY_UNSET_HOST is not set",
+    ),
+    (
+        "invalid-inline-secret.yaml",
+        "invalid-inline-secret.yaml:6: targets[0].api_key: inline secrets are not allowed; use credentials.api_key_env or api_key_file",
+    ),
+    ("invalid-interval.yaml", "invalid-interval.yaml:5: suites[0].interval_s: must be >= 1"),
+    (
+        "invalid-label.yaml",
+        "invalid-label.yaml:2: targets[0].platform: must be 1 to 63 letters, digits, '.', '_', ':' or '-', starting with a letter or digit",
+    ),
+    (
+        "invalid-missing-model.yaml",
+        "invalid-missing-model.yaml:2: targets[0].model: required field is missing",
+    ),
+    (
+        "invalid-missing-probe-file.yaml",
+        "invalid-missing-probe-file.yaml:4: suites[0].file: no such probe file: no-such-probes.yaml",
+    ),
+    ("invalid-no-targets.yaml", "invalid-no-targets.yaml:1: targets: must have at least 1 item(s)"),
+    (
+        "invalid-retention.yaml",
+        "invalid-retention.yaml:1: store: `retention_failed_days` must be >= `retention_passed_days`",
+    ),
+    ("invalid-selector.yaml", "invalid-selector.yaml:5: suites[0].targets: selects no target"),
+    ("invalid-store-url.yaml", "invalid-store-url.yaml:2: store.url: must be a sqlite:///path URL"),
+    ("invalid-timeout.yaml", "invalid-timeout.yaml:6: targets[0].timeout_s: must be > 0"),
+    ("invalid-unknown-key.yaml", "invalid-unknown-key.yaml:6: targets[0].timeout: unknown field"),
+    (
+        "invalid-unset-env-credentials.yaml",
+        "invalid-unset-env-credentials.yaml:6: targets[0].credentials: environment variable CANARY_TEST_SURELY_UNSET is not set",
+    ),
+    (
+        "invalid-yaml-syntax.yaml",
+        "invalid-yaml-syntax.yaml:4: invalid YAML: expected ',' or ']', but got ':'",
+    ),
+    (
+        "probes-invalid-answer-two.yaml",
+        "probes-invalid-answer-two.yaml:8: probes[0].expect.answer: set exactly one of `exact`, `regex`, `one_of` or `contains`",
+    ),
+    (
+        "probes-invalid-both-prompt.yaml",
+        "probes-invalid-both-prompt.yaml:4: probes[0]: set `prompt` or `messages`, not both",
+    ),
+    (
+        "probes-invalid-duplicate-name.yaml",
+        "probes-invalid-duplicate-name.yaml:5: probes[1].name: probe name 'same' is used twice",
+    ),
+    (
+        "probes-invalid-expect-key.yaml",
+        "probes-invalid-expect-key.yaml:8: probes[0].expect.anwser: unknown field",
+    ),
+    (
+        "probes-invalid-finish.yaml",
+        "probes-invalid-finish.yaml:8: probes[0].expect.finish_reason[0]: must be one of 'stop', 'length', 'content_filter', 'tool_calls' or 'other'",
+    ),
+    (
+        "probes-invalid-last-turn.yaml",
+        "probes-invalid-last-turn.yaml:4: probes[0]: `messages` must end with a user turn",
+    ),
+    (
+        "probes-invalid-length.yaml",
+        "probes-invalid-length.yaml:8: probes[0].expect.length: `min_words` (10) must not exceed `max_words` (5)",
+    ),
+    (
+        "probes-invalid-missing-reason.yaml",
+        "probes-invalid-missing-reason.yaml:4: probes[0].reason: required field is missing",
+    ),
+    (
+        "probes-invalid-regex.yaml",
+        "probes-invalid-regex.yaml:8: probes[0].expect.answer.regex: invalid regular expression: missing ) at position 9",
+    ),
+    (
+        "probes-invalid-role.yaml",
+        "probes-invalid-role.yaml:7: probes[0].messages[0].role: must be one of 'user' or 'assistant'",
+    ),
+    (
+        "probes-invalid-schema.yaml",
+        "probes-invalid-schema.yaml:9: probes[0].expect.json.schema: invalid JSON Schema: 12 is not valid under any of the given schemas",
+    ),
+    (
+        "probes-invalid-temperature.yaml",
+        "probes-invalid-temperature.yaml:8: probes[0].params.temperature: must be <= 2",
+    ),
+    ("probes-invalid-version.yaml", "probes-invalid-version.yaml:2: version: must be >= 1"),
 ]
 
 
@@ -92,7 +170,9 @@ def test_defaults_fill_unset_target_fields(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("source", ["env", "file"])
-def test_credentials_resolve_and_stay_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str) -> None:
+def test_credentials_resolve_and_stay_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
     """Keys come from the environment or a file, and never print in the model's repr."""
     (tmp_path / "p.yaml").write_text((TESTDATA / "probes-ok.yaml").read_text())
     (tmp_path / "key.txt").write_text("sk-from-file\n")
@@ -139,6 +219,6 @@ def test_shipped_probe_and_config_files_are_valid(monkeypatch: pytest.MonkeyPatc
     """Every probe file and the demo config in the repo validate."""
     root = Path(__file__).resolve().parents[2]
     monkeypatch.setenv("CANARY_SIM_PORT", "1")
-    files = sorted((root / "probes").glob("*.yaml")) + [root / "config" / "demo.yaml"]
+    files = [*sorted((root / "probes").glob("*.yaml")), root / "config" / "demo.yaml"]
     assert validate_files(files) == []
     assert all(load_suite(p).probes for p in sorted((root / "probes").glob("*.yaml")))
