@@ -60,7 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from monitor.logs import configure_logging
 
     fmt = {"auto": None, "json": True, "console": False}[args.log_format]
-    level = args.log_level if args.command in ("run",) or args.log_level != "info" else "warning"
+    # The daemon logs at info; one-shot commands keep stderr for problems (the demo owns the screen).
+    quiet = "error" if args.command == "demo" else "warning"
+    level = args.log_level if args.command == "run" or args.log_level != "info" else quiet
     configure_logging(level, json=fmt)
     try:
         if args.command == "run":
