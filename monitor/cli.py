@@ -60,9 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from monitor.logs import configure_logging
 
     fmt = {"auto": None, "json": True, "console": False}[args.log_format]
-    # The daemon logs at info; one-shot commands keep stderr for problems (the demo owns the screen).
+    # The daemon logs at info; one-shot commands keep stderr for problems (the demo owns stdout).
     quiet = "error" if args.command == "demo" else "warning"
-    level = args.log_level if args.command == "run" or args.log_level != "info" else quiet
+    explicit = args.command == "run" or args.log_level != "info"
+    level = args.log_level if explicit else quiet
     configure_logging(level, json=fmt)
     try:
         if args.command == "run":
