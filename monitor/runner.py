@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import structlog
@@ -66,6 +67,21 @@ def request_record(request: ProbeRequest) -> dict[str, object]:
     }
 
 
+def result_identity(target: Target, suite: ProbeSuite, probe: Probe, run_id: str) -> dict[str, Any]:
+    """The fields every `Result` of this probe run shares, stamped with the start time."""
+    return {
+        "run_id": run_id,
+        "started_at": time.time(),
+        "platform": target.platform,
+        "pool": target.pool,
+        "model": target.model,
+        "suite": suite.suite,
+        "suite_version": suite.version,
+        "probe": probe.name,
+        "api": target.api,
+    }
+
+
 def affinity_key(target: Target, suite: ProbeSuite, probe: Probe) -> str:
     """Fresh per request, except for sticky probes, which reuse one key per (target, probe)."""
     if probe.sticky:
@@ -78,19 +94,8 @@ async def execute_probe(
 ) -> Result:
     """Send one probe and judge the reply; never raises for provider failures."""
     request = suite.request(probe, affinity_key(target, suite, probe))
-    started_at, t0 = time.time(), time.perf_counter()
-    common = dict(
-        run_id=run_id,
-        started_at=started_at,
-        platform=target.platform,
-        pool=target.pool,
-        model=target.model,
-        suite=suite.suite,
-        suite_version=suite.version,
-        probe=probe.name,
-        api=target.api,
-        request=request_record(request),
-    )
+    t0 = time.perf_counter()
+    common = result_identity(target, suite, probe, run_id) | {"request": request_record(request)}
     try:
         reply = await PROVIDERS[target.api](client, target, request)
     except ProviderError as exc:
@@ -99,7 +104,7 @@ async def execute_probe(
             outcome=outcome_of(exc),
             latency_s=time.perf_counter() - t0,
             error=redact(f"{type(exc).__name__}: {exc}", target),
-            **common,  # type: ignore[arg-type]
+            **common,
         )
     checks = run_detectors(reply, probe.expect)
     outcome = Outcome.PASSED if all(c.passed for c in checks) else Outcome.FAILED
@@ -109,7 +114,7 @@ async def execute_probe(
         latency_s=reply.latency_s or time.perf_counter() - t0,
         checks=checks,
         reply=reply,
-        **common,  # type: ignore[arg-type]
+        **common,
     )
 
 
@@ -169,18 +174,10 @@ class Runner:
                     log.error("probe.internal_error", error_type=type(exc).__name__)
                     result = Result(
                         id=uuid.uuid4().hex,
-                        run_id=run_id,
-                        started_at=time.time(),
-                        platform=target.platform,
-                        pool=target.pool,
-                        model=target.model,
-                        suite=suite.suite,
-                        suite_version=suite.version,
-                        probe=probe.name,
-                        api=target.api,
                         outcome=Outcome.PROTOCOL_ERROR,
                         latency_s=0.0,
                         error=f"internal error: {type(exc).__name__}",
+                        **result_identity(target, suite, probe, run_id),
                     )
                 await self.record(result)
                 log.info(

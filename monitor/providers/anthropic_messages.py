@@ -8,7 +8,6 @@ is None. HTTP 529 ("overloaded") counts as throttling, like 429: it is capacity,
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -17,15 +16,13 @@ from monitor.config import Target
 from monitor.errors import ProviderProtocolError
 from monitor.providers.http import (
     api_path,
+    finish_reply,
     json_object,
-    kept_headers,
     optional,
     post_json,
     probe_headers,
-    redact,
     required,
     summarise_error,
-    with_body,
 )
 from monitor.types import FinishReason, ProbeRequest, Reply
 
@@ -77,17 +74,7 @@ async def complete(client: httpx.AsyncClient, target: Target, request: ProbeRequ
         build_headers(target, request),
         rate_limit_statuses=RATE_LIMIT_STATUSES,
     )
-    try:
-        reply = parse(content)
-    except ProviderProtocolError as exc:
-        raise with_body(exc, response, content, target) from None
-    return replace(
-        reply,
-        status_code=response.status_code,
-        latency_s=latency_s,
-        headers=kept_headers(response, target.keep_headers),
-        raw_body=redact(content.decode("utf-8", errors="replace"), target),
-    )
+    return finish_reply(parse, target, response, content, latency_s)
 
 
 def parse(content: bytes) -> Reply:

@@ -13,7 +13,8 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -28,7 +29,7 @@ from monitor.errors import (
     ProviderRateLimited,
     ProviderTimeout,
 )
-from monitor.types import ProbeRequest
+from monitor.types import ProbeRequest, Reply
 
 USER_AGENT = f"canary-monitor/{monitor.__version__}"
 AFFINITY_HEADER = "X-Canary-Affinity"
@@ -247,4 +248,28 @@ def with_body(
     body = redact(content.decode("utf-8", errors="replace"), target)
     return ProviderProtocolError(
         redact(str(exc), target), status_code=response.status_code, body=body
+    )
+
+
+def finish_reply(
+    parse: Callable[[bytes], Reply],
+    target: Target,
+    response: httpx.Response,
+    content: bytes,
+    latency_s: float,
+) -> Reply:
+    """Parse a 2xx body with the wire module's `parse` and attach the HTTP-level fields.
+
+    A malformed body raises `ProviderProtocolError` with the status and redacted body attached.
+    """
+    try:
+        reply = parse(content)
+    except ProviderProtocolError as exc:
+        raise with_body(exc, response, content, target) from None
+    return replace(
+        reply,
+        status_code=response.status_code,
+        latency_s=latency_s,
+        headers=kept_headers(response, target.keep_headers),
+        raw_body=redact(content.decode("utf-8", errors="replace"), target),
     )

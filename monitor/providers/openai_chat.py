@@ -9,7 +9,6 @@ because a reply of the wrong shape is itself a serving fault worth an outcome of
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -18,15 +17,13 @@ from monitor.config import Target
 from monitor.errors import ProviderProtocolError
 from monitor.providers.http import (
     api_path,
+    finish_reply,
     json_object,
-    kept_headers,
     optional,
     post_json,
     probe_headers,
-    redact,
     required,
     summarise_error,
-    with_body,
 )
 from monitor.types import FinishReason, ProbeRequest, Reply, TokenLogprob
 
@@ -83,17 +80,7 @@ async def complete(client: httpx.AsyncClient, target: Target, request: ProbeRequ
         build_body(target, request),
         build_headers(target, request),
     )
-    try:
-        reply = parse(content)
-    except ProviderProtocolError as exc:
-        raise with_body(exc, response, content, target) from None
-    return replace(
-        reply,
-        status_code=response.status_code,
-        latency_s=latency_s,
-        headers=kept_headers(response, target.keep_headers),
-        raw_body=redact(content.decode("utf-8", errors="replace"), target),
-    )
+    return finish_reply(parse, target, response, content, latency_s)
 
 
 def parse(content: bytes) -> Reply:
