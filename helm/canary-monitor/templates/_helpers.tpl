@@ -1,0 +1,98 @@
+{{/*
+Chart name, truncated to 63 characters (a DNS label).
+*/}}
+{{- define "canary-monitor.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Fully qualified app name: the release name, plus the chart name unless it already contains it.
+*/}}
+{{- define "canary-monitor.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "canary-monitor.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Common labels.
+*/}}
+{{- define "canary-monitor.labels" -}}
+helm.sh/chart: {{ include "canary-monitor.chart" . }}
+{{ include "canary-monitor.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: canary-monitor
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Selector labels: stable across upgrades (a Deployment's selector is immutable).
+*/}}
+{{- define "canary-monitor.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "canary-monitor.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "canary-monitor.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "canary-monitor.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Secret that holds the credential files: an existing one, or the chart's own.
+*/}}
+{{- define "canary-monitor.secretName" -}}
+{{- default (include "canary-monitor.fullname" .) .Values.credentials.existingSecret }}
+{{- end }}
+
+{{- define "canary-monitor.hasSecret" -}}
+{{- if or .Values.credentials.existingSecret .Values.credentials.secrets }}true{{ end }}
+{{- end }}
+
+{{- define "canary-monitor.image" -}}
+{{- $tag := .Values.image.tag | default .Chart.AppVersion }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/*
+The daemon config as rendered into the ConfigMap: the values' `config`, with the listen
+address and port the Service and probes rely on.
+*/}}
+{{- define "canary-monitor.config" -}}
+{{- $server := merge (dict "listen_address" "0.0.0.0" "port" (int .Values.containerPort)) (deepCopy (.Values.config.server | default dict)) }}
+{{- $config := merge (dict "server" $server) (deepCopy .Values.config) }}
+{{- toYaml $config }}
+{{- end }}
+
+{{/*
+The shipped rule file without its header comment, the runbook, Grafana and job placeholders
+filled in.
+*/}}
+{{- define "canary-monitor.rules" -}}
+{{- $rules := regexReplaceAll "^(#[^\n]*\n)+" (.Files.Get "files/prometheus_alerts.yaml") "" }}
+{{- $rules = $rules | replace "https://github.com/canary-monitor/canary-monitor/blob/main/docs/runbook.md" .Values.prometheusRule.runbookBaseUrl }}
+{{- $rules = $rules | replace "https://grafana.example.com" (trimSuffix "/" .Values.prometheusRule.grafanaUrl) }}
+{{- $rules = $rules | replace "job=\"canary-monitor\"" (printf "job=%q" (include "canary-monitor.name" .)) }}
+{{- $rules }}
+{{- end }}
