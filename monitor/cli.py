@@ -1,4 +1,5 @@
-"""`canary`: run | once | validate | demo | detect. The only door besides the HTTP server."""
+"""`canary`: run | once | validate | demo | detect | calibrate | replay. The only door besides the
+HTTP server."""
 
 from __future__ import annotations
 
@@ -52,6 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     detect = sub.add_parser("detect", help="JSONL replies on stdin, JSONL checks on stdout")
     detect.add_argument("--detectors", help="comma-separated detector names (default: all)")
+
+    calibrate = sub.add_parser("calibrate", help="exact CUSUM threshold and run lengths")
+    calibrate.add_argument("--p0", type=float, required=True, help="baseline failure rate")
+    calibrate.add_argument("--p1", type=float, required=True, help="shifted failure rate")
+    calibrate.add_argument(
+        "--arl0-probes", type=float, required=True, help="probes between false alarms"
+    )
+    calibrate.add_argument("--json", action="store_true")
+
+    replay = sub.add_parser("replay", help="JSONL outcomes on stdin, JSONL alarms on stdout")
+    replay.add_argument("--config", required=True, type=Path, help="its drift: section is used")
     return parser
 
 
@@ -84,6 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "detect":
             return _detect(args.detectors)
+        if args.command == "calibrate":
+            from monitor.calibrate_cli import run_calibrate
+
+            return run_calibrate(args.p0, args.p1, args.arl0_probes, as_json=args.json)
+        if args.command == "replay":
+            return _replay(args.config)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_FAILED
@@ -120,6 +138,17 @@ def _detect(detectors: str | None) -> int:
         print(f"canary detect: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK if errors == 0 else EXIT_FAILED
+
+
+def _replay(config: Path) -> int:
+    from monitor.replay import LineError, run_replay
+
+    try:
+        run_replay(config, sys.stdin, sys.stdout)
+    except LineError as exc:
+        print(f"canary replay: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -67,6 +67,9 @@ class Target(Strict):
     headers: dict[str, str] = Field(default_factory=dict)
     keep_headers: list[str] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
+    # A response header naming the backend that served the reply (when the API has no
+    # system_fingerprint), e.g. `x-served-by`; it is kept with the transcript automatically.
+    identity_header: str | None = None
     api_key: SecretStr | None = Field(default=None, exclude=True)  # filled at load, never from YAML
 
     @field_validator("api")
@@ -86,6 +89,13 @@ class Target(Strict):
                 "inline secrets are not allowed; use credentials.api_key_env or api_key_file"
             )
         return value
+
+    @model_validator(mode="after")
+    def _keep_identity_header(self) -> Target:
+        header = self.identity_header
+        if header and header.lower() not in {h.lower() for h in self.keep_headers}:
+            self.keep_headers.append(header)
+        return self
 
     @property
     def name(self) -> str:
@@ -121,6 +131,10 @@ class SuiteBinding(Strict):
     file: str
     interval_s: float = Field(default=60.0, ge=1)
     targets: list[TargetSelector] | None = None  # None: every target
+    # Overrides the suite's context cut-over for padded probes (the routing threshold, in tokens).
+    context_cutover_tokens: int | None = Field(default=None, ge=64)
+    # > 0: send each probe alone, then `burst` copies at once, and compare (batch-size faults).
+    burst: int = Field(default=0, ge=0, le=64)
 
 
 class StoreConfig(Strict):
@@ -145,17 +159,51 @@ class ServerConfig(Strict):
     drain_timeout_s: float = Field(default=30.0, gt=0)
 
 
+class AdaptiveConfig(Strict):
+    """Probe a series faster while its change statistic is high (research note 4.9).
+
+    Thresholds are then calibrated in wall-clock time, so the false-page budget still holds;
+    `max_extra_probes_per_s` caps the extra load on each platform.
+    """
+
+    enabled: bool = True
+    fraction: float = Field(default=0.25, gt=0, lt=1)
+    fast_interval_s: float = Field(default=2.0, gt=0)
+    max_extra_probes_per_s: float = Field(default=1.0, gt=0)
+
+
+Rate = Annotated[float, Field(gt=0, lt=1)]
+
+
 class DriftConfig(Strict):
-    """The false-page budget and the shift the detectors are designed for (see drift.py)."""
+    """Change detection: the fleet's false-page budget and how baselines are learned (see
+    monitor/drift/ and docs/drift.md)."""
 
     false_pages_per_week: float = Field(default=1.0, gt=0)
-    baseline_failure_rate: float = Field(default=0.002, gt=0, lt=0.5)
-    design_failure_rate: float = Field(default=0.05, gt=0, lt=1)
+    baseline_failure_rate: float | None = Field(default=None, gt=0, lt=0.5)  # known: no learning
+    design_failure_rate: float | None = Field(default=None, gt=0, lt=1)  # one more bank member
+    tolerance: float = Field(default=1.0, ge=1, le=4)
+    confidence: float = Field(default=0.9, ge=0.5, lt=1)
+    warmup_min_s: float = Field(default=86_400.0, ge=0)
+    warmup_max_s: float = Field(default=604_800.0, gt=0)
+    warmup_failures: float = Field(default=43.0, ge=0)
+    half_life_s: float = Field(default=1_209_600.0, gt=0)
+    max_drift_per_day: float = Field(default=0.1, ge=0, le=1)
+    ceiling_failure_rate: float = Field(default=0.2, gt=0, lt=0.5)
+    golden_failure_rates: dict[str, Rate] = Field(default_factory=dict)  # suite -> offline p0 max
+    recovery_s: float = Field(default=604_800.0, gt=0)
+    adaptive: AdaptiveConfig = Field(default_factory=AdaptiveConfig)
 
     @model_validator(mode="after")
-    def _shift_up(self) -> DriftConfig:
-        if self.design_failure_rate <= self.baseline_failure_rate:
+    def _consistent(self) -> DriftConfig:
+        if (
+            self.design_failure_rate is not None
+            and self.baseline_failure_rate is not None
+            and self.design_failure_rate <= self.baseline_failure_rate
+        ):
             raise ValueError("`design_failure_rate` must be > `baseline_failure_rate`")
+        if self.warmup_max_s < self.warmup_min_s:
+            raise ValueError("`warmup_max_s` must be >= `warmup_min_s`")
         return self
 
 

@@ -20,10 +20,11 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from monitor.config import LoadedConfig, Target, load_config
-from monitor.drift import ANY_CHECK, PROBE_ERROR, DriftEngine, SeriesPlan
+from monitor.drift import DriftEngine
 from monitor.errors import ConfigError
 from monitor.expectation import Expectation
 from monitor.metrics import Metrics, SeriesKey, TargetInfo
+from monitor.pacing import Job, Pacer, plan
 from monitor.probes import ProbeSuite
 from monitor.providers.http import build_client
 from monitor.runner import DriftEvent, Runner
@@ -50,6 +51,10 @@ def detectors_for(expect: Expectation) -> list[str]:
         names.append("json_schema")
     if expect.length is not None:
         names.append("length")
+    if expect.top_token is not None:
+        names.append("top_token")
+    if expect.sycophancy is not None:
+        names.append("sycophancy")
     if expect.finish_reason is not None:
         names.append("finish_reason")
     return names
@@ -83,6 +88,8 @@ class Daemon:
         self.drift: DriftEngine | None = None
         self.runner: Runner | None = None
         self.scheduler = ProbeScheduler(self.metrics)
+        self.jobs: list[Job] = []
+        self.pacer: Pacer | None = None
         self._clients: dict[str, tuple[Target, httpx.AsyncClient]] = {}
         self._started = False
         self._stopping = asyncio.Event()
@@ -153,12 +160,8 @@ class Daemon:
             retention_passed_days=store_cfg.retention_passed_days,
             retention_failed_days=store_cfg.retention_failed_days,
         )
-        drift_cfg = loaded.config.drift
-        self.drift = DriftEngine(
-            drift_cfg.baseline_failure_rate,
-            drift_cfg.design_failure_rate,
-            drift_cfg.false_pages_per_week,
-        )
+        self.drift = DriftEngine(config=loaded.config.drift)
+        self.pacer = Pacer(loaded.config.drift.adaptive)
         self.runner = Runner(
             metrics=self.metrics,
             store=self.store,
@@ -175,6 +178,7 @@ class Daemon:
             snapshot = None
         if snapshot:
             self.drift.restore(snapshot)
+        self._refresh_drift_gauges()
         self.scheduler.start()
         if serve:
             from monitor.server import build_app
@@ -197,19 +201,12 @@ class Daemon:
             if still != target:
                 del self._clients[name]
                 self._closing.add(client)
-        series: dict[SeriesKey, float] = {}
-        detector_pairs: list[tuple[SeriesKey, str]] = []
-        plans: list[SeriesPlan] = []
+        self.jobs, plans = plan(loaded, suite_detectors)
+        series: dict[SeriesKey, float] = {job.labels: job.interval_s for job in self.jobs}
+        detector_pairs = [(job.labels, sid[4]) for job in self.jobs for sid in job.series]
         specs: list[JobSpec] = []
         for binding, suite in loaded.bindings:
-            per_run = suite_detectors(suite)
             for target in loaded.targets_for(binding):
-                key = SeriesKey(target.platform, target.pool, target.model, suite.suite)
-                series[key] = binding.interval_s
-                names = {**per_run, ANY_CHECK: len(suite.probes), PROBE_ERROR: len(suite.probes)}
-                for name, count in names.items():
-                    detector_pairs.append((key, name))
-                    plans.append(SeriesPlan((*key.labels(), name), count / binding.interval_s))
                 specs.append(
                     JobSpec(
                         key=f"{target.name}/{suite.suite}",
@@ -223,9 +220,17 @@ class Daemon:
             series,
             detector_pairs,
         )
-        self.drift.configure(plans)
+        self.drift.configure(plans, loaded.config.drift)
         specs.append(JobSpec("_maintenance", MAINTENANCE_INTERVAL_S, self._maintenance))
         self.scheduler.sync(specs)
+        if self.pacer is not None:  # every job back at its configured pace; maintenance decides
+            for job in self.jobs:
+                if job.key in self.pacer.fast:
+                    self.scheduler.reschedule(job.key, job.interval_s)
+                    self.drift.set_fast(job.series, False)
+                self.metrics.probe_interval.labels(*job.labels.labels()).set(job.interval_s)
+            self.pacer = Pacer(loaded.config.drift.adaptive)
+        self._refresh_drift_gauges()
         self.metrics.reload_success.set(1)
         self.metrics.reload_timestamp.set(time.time())
         if old is not None:
@@ -246,6 +251,8 @@ class Daemon:
 
     async def _maintenance(self) -> None:
         await self._close_retired_clients()
+        self._pace()
+        self._refresh_drift_gauges()
         await self.flush_state()
         now = time.time()
         if self.store is not None and now - self._last_prune >= PRUNE_INTERVAL_S:
@@ -255,6 +262,30 @@ class Daemon:
             except Exception as exc:
                 self.metrics.store_errors.labels("prune").inc()
                 log.error("store.prune_failed", error_type=type(exc).__name__)
+
+    def _pace(self) -> None:
+        """Adaptive probing: move jobs to their fast interval while a statistic is high."""
+        if self.pacer is None or self.drift is None:
+            return
+        changes = self.pacer.decide(self.jobs, self.drift)
+        for job in self.jobs:
+            interval_s = changes.get(job.key)
+            if interval_s is None:
+                continue
+            if self.scheduler.reschedule(job.key, interval_s):
+                self.metrics.probe_interval.labels(*job.labels.labels()).set(interval_s)
+                self.drift.set_fast(job.series, interval_s < job.interval_s)
+                log.info("drift.pace", job=job.key, interval_s=interval_s)
+
+    def _refresh_drift_gauges(self) -> None:
+        """The slow drift gauges: baseline, warm-up, suspect baseline, ARL0 target."""
+        if self.drift is None:
+            return
+        for series, summary in self.drift.summaries().items():
+            self.metrics.drift_baseline.labels(*series).set(summary.baseline)
+            self.metrics.drift_warmup.labels(*series).set(1 if summary.warming_up else 0)
+            self.metrics.drift_baseline_suspect.labels(*series).set(1 if summary.suspect else 0)
+            self.metrics.drift_arl0_target.labels(*series).set(summary.arl0_target_s)
 
     async def _close_retired_clients(self) -> None:
         """Close clients of targets that changed on reload (in-flight probes keep their own ref)."""

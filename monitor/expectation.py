@@ -96,6 +96,44 @@ class LengthExpectation(Strict):
 FinishReasonName = Literal["stop", "length", "content_filter", "tool_calls", "other"]
 
 
+class TopTokenExpectation(Strict):
+    """Logprob checks for greedy probes, where the platform returns logprobs.
+
+    `greedy`: every generated token must be the top-1 of the alternatives the platform reports
+    (a dropped top token is exactly a chosen token that is not). `token`: the first content
+    token must start the expected answer. `min_logprob`: its logprob stays within the reference
+    band (at or above this value).
+    """
+
+    greedy: bool = True
+    token: str | None = Field(default=None, min_length=1)
+    min_logprob: float | None = Field(default=None, le=0)
+
+
+class SycophancyExpectation(Strict):
+    """Behaviour under social pressure, scored in [0, 1].
+
+    `pushback`: after a correct answer and an "are you sure?" turn, the reply keeps `keeps`
+    and does not capitulate. `false_premise`: the prompt asserts a falsehood; the reply must
+    correct it (`keeps` matches the correction) instead of agreeing. `flattery`: the reply
+    must not open by praising the question or the user.
+    """
+
+    kind: Literal["pushback", "false_premise", "flattery"]
+    keeps: KnownAnswer | None = None
+
+    @model_validator(mode="after")
+    def _needs_answer(self) -> SycophancyExpectation:
+        if self.kind != "flattery" and self.keeps is None:
+            raise ValueError(f"`keeps` is required for kind {self.kind!r}")
+        return self
+
+
+SqlDialect = Literal[
+    "postgres", "sqlite", "ansi", "mysql", "tsql", "bigquery", "snowflake", "duckdb", "oracle"
+]
+
+
 class Expectation(Strict):
     """Everything a probe may expect; a detector whose key is unset returns no check."""
 
@@ -106,3 +144,9 @@ class Expectation(Strict):
     json_: JsonExpectation | None = Field(default=None, alias="json")
     length: LengthExpectation | None = None
     finish_reason: list[FinishReasonName] | None = None
+    top_token: TopTokenExpectation | None = None
+    sycophancy: SycophancyExpectation | None = None
+    # code_syntax options: the Python grammar version ("3.8"; default: the newest checked) and
+    # the SQL dialects of which any may accept the code (default: postgres and sqlite).
+    python_version: str | None = Field(default=None, pattern=r"^3\.\d{1,2}$")
+    sql_dialects: list[SqlDialect] | None = Field(default=None, min_length=1)

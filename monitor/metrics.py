@@ -8,6 +8,7 @@ breaks a test before it breaks a dashboard or an alert. Label values come only f
 from __future__ import annotations
 
 import contextlib
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -21,12 +22,17 @@ from prometheus_client import (
 )
 
 from monitor import __version__
-from monitor.types import Outcome, Result
+from monitor.detectors.code_blocks import LANGUAGE_LABELS
+from monitor.detectors.scripts_sets import SCRIPT_LABELS
+from monitor.types import Check, Outcome, Result
 
 SERIES = ("platform", "pool", "model", "suite")
 DETECTOR_SERIES = (*SERIES, "detector")
 SCHEDULER_EVENTS = ("missed", "max_instances", "error")
 STORE_OPERATIONS = ("write", "prune", "state")
+
+_SCRIPT_SET = frozenset(SCRIPT_LABELS)
+_LANGUAGE_SET = frozenset(LANGUAGE_LABELS)
 
 # LLM replies take from a fraction of a second to minutes.
 DURATION_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160)
@@ -141,6 +147,48 @@ class Metrics:
             DETECTOR_SERIES,
             registry=registry,
         )
+        self.drift_divergence_ratio = Gauge(
+            "canary_drift_divergence_ratio",
+            "Cross-platform divergence statistic over its threshold (alarm at 1).",
+            DETECTOR_SERIES,
+            registry=registry,
+        )
+        self.drift_divergence_alarm = Gauge(
+            "canary_drift_divergence_alarm",
+            "1 while this series' failure share diverges from its sibling platforms (latched).",
+            DETECTOR_SERIES,
+            registry=registry,
+        )
+        self.drift_baseline = Gauge(
+            "canary_drift_baseline_failure_rate",
+            "Failure rate the change detector is designed on (upper bound; 0 while warming up).",
+            DETECTOR_SERIES,
+            registry=registry,
+        )
+        self.drift_warmup = Gauge(
+            "canary_drift_warmup",
+            "1 while the series' baseline is still being learned (only the ceiling can page).",
+            DETECTOR_SERIES,
+            registry=registry,
+        )
+        self.drift_baseline_suspect = Gauge(
+            "canary_drift_baseline_suspect",
+            "1 if the learned baseline exceeds the suite's golden failure rate.",
+            DETECTOR_SERIES,
+            registry=registry,
+        )
+        self.drift_arl0_target = Gauge(
+            "canary_drift_arl0_target_seconds",
+            "This series' share of the false-page budget: mean time between false alarms.",
+            DETECTOR_SERIES,
+            registry=registry,
+        )
+        self.probe_interval = Gauge(
+            "canary_probe_interval_seconds",
+            "Current interval between runs of this series (shorter while adaptive probing).",
+            SERIES,
+            registry=registry,
+        )
         self.scheduler_events = Counter(
             "canary_scheduler_events",
             "Scheduler jobs missed, skipped as still running, or failed.",
@@ -164,6 +212,31 @@ class Metrics:
             "Unexpected exceptions caught around a probe (bugs).",
             registry=registry,
         )
+        self.unexpected_script_chars = Counter(
+            "canary_unexpected_script_chars",
+            "Characters of scripts the probe did not allow (script from a fixed table).",
+            (*SERIES, "script"),
+            registry=registry,
+        )
+        self.code_syntax_failures = Counter(
+            "canary_code_syntax_failures",
+            "Code blocks that did not parse, by canonical language.",
+            (*SERIES, "language"),
+            registry=registry,
+        )
+        self.backend_identity = Gauge(
+            "canary_backend_identity",
+            "CRC-32 of the backend identity (fingerprint) that served the last reply; "
+            "a change of value is a change of backend. The strings are in the API.",
+            ("platform", "pool", "model"),
+            registry=registry,
+        )
+        self.backend_changes = Counter(
+            "canary_backend_changes",
+            "Replies served by a different backend identity than the reply before.",
+            ("platform", "pool", "model"),
+            registry=registry,
+        )
         self.reload_success = Gauge(
             "canary_config_last_reload_successful",
             "1 if the last config load succeeded.",
@@ -179,6 +252,7 @@ class Metrics:
         for operation in STORE_OPERATIONS:
             self.store_errors.labels(operation)
         self._targets: set[TargetInfo] = set()
+        self._identities: dict[tuple[str, str, str], str] = {}
         self._series: dict[SeriesKey, float] = {}
         self._detectors: set[tuple[SeriesKey, str]] = set()
 
@@ -196,8 +270,12 @@ class Metrics:
         new_targets, new_detectors = set(targets), set(detectors)
         for info in self._targets - new_targets:
             self.target_info.remove(info.platform, info.pool, info.model, info.api)
+            for metric in (self.backend_identity, self.backend_changes):
+                _discard(metric, (info.platform, info.pool, info.model))
+            self._identities.pop((info.platform, info.pool, info.model), None)
         for info in new_targets:
             self.target_info.labels(info.platform, info.pool, info.model, info.api).set(1)
+            self.backend_changes.labels(info.platform, info.pool, info.model)
         for key in set(self._series) - set(series):
             self._remove_series(key)
         for key, interval_s in series.items():
@@ -208,21 +286,30 @@ class Metrics:
             self.last_run.labels(*labels)
             self.last_success.labels(*labels)
             self.suite_interval.labels(*labels).set(interval_s)
+            if key not in self._series:
+                self.probe_interval.labels(*labels).set(interval_s)
         for key, detector in self._detectors - new_detectors:
             self._remove_detector(key, detector)
         for key, detector in new_detectors:
             detector_labels = (*key.labels(), detector)
             for metric in (self.checks, self.check_failures, self.check_score, self.drift_alarms):
                 metric.labels(*detector_labels)
-            self.drift_ratio.labels(*detector_labels)
-            self.drift_alarm.labels(*detector_labels)
+            for gauge in self._drift_gauges():
+                gauge.labels(*detector_labels)
+            self._init_detector_labels(key, detector)
         self._targets, self._series, self._detectors = new_targets, dict(series), new_detectors
 
     def _remove_series(self, key: SeriesKey) -> None:
         labels = key.labels()
         for outcome in Outcome:
             _discard(self.probe_runs, (*labels, outcome.value))
-        for metric in (self.probe_duration, self.last_run, self.last_success, self.suite_interval):
+        for metric in (
+            self.probe_duration,
+            self.last_run,
+            self.last_success,
+            self.suite_interval,
+            self.probe_interval,
+        ):
             _discard(metric, labels)
 
     def _remove_detector(self, key: SeriesKey, detector: str) -> None:
@@ -232,10 +319,59 @@ class Metrics:
             self.check_failures,
             self.check_score,
             self.drift_alarms,
-            self.drift_ratio,
-            self.drift_alarm,
         ):
             _discard(metric, labels)
+        for gauge in self._drift_gauges():
+            _discard(gauge, labels)
+        self._remove_detector_labels(key, detector)
+
+    def _drift_gauges(self) -> tuple[Gauge, ...]:
+        return (
+            self.drift_ratio,
+            self.drift_alarm,
+            self.drift_divergence_ratio,
+            self.drift_divergence_alarm,
+            self.drift_baseline,
+            self.drift_warmup,
+            self.drift_baseline_suspect,
+            self.drift_arl0_target,
+        )
+
+    def _init_detector_labels(self, key: SeriesKey, detector: str) -> None:
+        if detector == "unexpected_script":
+            for script in SCRIPT_LABELS:
+                self.unexpected_script_chars.labels(*key.labels(), script)
+        elif detector == "code_syntax":
+            for language in LANGUAGE_LABELS:
+                self.code_syntax_failures.labels(*key.labels(), language)
+
+    def _remove_detector_labels(self, key: SeriesKey, detector: str) -> None:
+        if detector == "unexpected_script":
+            for script in SCRIPT_LABELS:
+                _discard(self.unexpected_script_chars, (*key.labels(), script))
+        elif detector == "code_syntax":
+            for language in LANGUAGE_LABELS:
+                _discard(self.code_syntax_failures, (*key.labels(), language))
+
+    def _observe_evidence(self, labels: tuple[str, str, str, str], check: Check) -> None:
+        """Per-script and per-language counters from a check's evidence (bounded label tables)."""
+        if check.detector == "unexpected_script":
+            for script, count in dict(check.evidence.get("counts") or {}).items():
+                if script in _SCRIPT_SET and isinstance(count, int) and count > 0:
+                    self.unexpected_script_chars.labels(*labels, script).inc(count)
+        elif check.detector == "code_syntax" and not check.passed:
+            language = check.evidence.get("language")
+            if language in _LANGUAGE_SET:
+                self.code_syntax_failures.labels(*labels, str(language)).inc()
+
+    def observe_backend(self, platform: str, pool: str, model: str, identity: str) -> None:
+        """Record which backend served a reply; count a change from the previous one."""
+        key = (platform, pool, model)
+        previous = self._identities.get(key)
+        if previous is not None and previous != identity:
+            self.backend_changes.labels(*key).inc()
+        self._identities[key] = identity
+        self.backend_identity.labels(*key).set(zlib.crc32(identity.encode()))
 
     def observe(self, result: Result, finished_at: float) -> None:
         """Count one finished probe."""
@@ -251,6 +387,7 @@ class Metrics:
             self.check_score.labels(*detector_labels).observe(check.score)
             if not check.passed:
                 self.check_failures.labels(*detector_labels).inc()
+            self._observe_evidence(labels, check)
 
 
 def _discard(metric: Counter | Gauge | Histogram | Summary, labels: tuple[str, ...]) -> None:

@@ -37,6 +37,17 @@ class SamplingParams(Strict):
         return SamplingParams.model_validate(merged)
 
 
+class PadSpec(Strict):
+    """Pad the prompt to just below or just above the suite's context cut-over.
+
+    Guards the misrouting incident: requests past a length threshold go to a long-context pool,
+    so a probe padded to either side of the cut-over exercises both routes.
+    """
+
+    side: Literal["below", "above"]
+    margin_tokens: int = Field(default=64, ge=0)
+
+
 class Turn(Strict):
     role: Literal["user", "assistant"]
     content: str = Field(min_length=1)
@@ -53,6 +64,7 @@ class Probe(Strict):
     params: SamplingParams = Field(default_factory=SamplingParams)
     expect: Expectation = Field(default_factory=Expectation)
     sticky: bool = False  # reuse one affinity key so routing stickiness is exercised
+    pad: PadSpec | None = None  # needs `context_cutover_tokens` on the suite or its binding
     # A known-good reply: the yardstick for similarity scores and what the simulated fleet says.
     reference: str | None = None
 
@@ -81,14 +93,21 @@ class ProbeSuite(Strict):
     version: int = Field(ge=1)
     description: str = ""
     defaults: SamplingParams = Field(default_factory=SamplingParams)
+    context_cutover_tokens: int | None = Field(default=None, ge=64)
     probes: list[Probe] = Field(min_length=1)
 
-    def request(self, probe: Probe, affinity_key: str) -> ProbeRequest:
-        """The wire-independent request for `probe`, defaults resolved."""
+    def request(
+        self, probe: Probe, affinity_key: str, *, cutover_tokens: int | None = None
+    ) -> ProbeRequest:
+        """The wire-independent request for `probe`, defaults resolved and padding applied."""
         params = probe.params.over(self.defaults.over(_BUILTIN_DEFAULTS))
         assert params.max_tokens is not None and params.temperature is not None
+        messages = probe.conversation()
+        cutover = cutover_tokens or self.context_cutover_tokens
+        if probe.pad is not None and cutover is not None:
+            messages = pad_conversation(messages, probe.pad, cutover)
         return ProbeRequest(
-            messages=probe.conversation(),
+            messages=messages,
             system=probe.system,
             max_tokens=params.max_tokens,
             temperature=params.temperature,
@@ -107,9 +126,34 @@ class ProbeSuite(Strict):
         raise KeyError(name)
 
 
+#: Neutral filler for padded probes; about 4 characters per token for English BPE vocabularies.
+FILLER = (
+    "The station log records the wind, the temperature and the cloud cover every hour. "
+    "Nothing unusual happened on any of these days, and the notes repeat the same routine. "
+)
+CHARS_PER_TOKEN = 4
+
+
+def pad_conversation(
+    messages: tuple[Message, ...], pad: PadSpec, cutover_tokens: int
+) -> tuple[Message, ...]:
+    """The conversation with filler before the last user turn, sized to one side of the cut-over."""
+    target = (
+        cutover_tokens - pad.margin_tokens
+        if pad.side == "below"
+        else cutover_tokens + pad.margin_tokens
+    )
+    used = sum(len(m.content) for m in messages) // CHARS_PER_TOKEN
+    filler_chars = max(0, target - used) * CHARS_PER_TOKEN
+    filler = (FILLER * (filler_chars // len(FILLER) + 1))[:filler_chars]
+    last = messages[-1]
+    padded = f"Background notes (you can ignore them):\n{filler}\n\nQuestion: {last.content}"
+    return (*messages[:-1], Message(last.role, padded))
+
+
 def load_suite(path: Path) -> ProbeSuite:
     """Load one probe file; raises `ConfigError` with file:line: field: message."""
-    doc = load_document(path)
+    doc = load_document(path, substitute_env=False)
     suite = validate(ProbeSuite, doc)
     seen: set[str] = set()
     problems = []

@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
 import structlog
 
 from monitor.config import Target
-from monitor.detectors import run_detectors
-from monitor.drift import ANY_CHECK, PROBE_ERROR, DriftEngine, Event, SeriesId
+from monitor.detectors import load_consistency, run_detectors
+from monitor.drift import ANY_CHECK, PROBE_ERROR, Change, DriftEngine, Event, SeriesId
 from monitor.errors import (
     ProviderError,
     ProviderHTTPError,
@@ -32,7 +32,7 @@ from monitor.probes import Probe, ProbeSuite
 from monitor.providers import PROVIDERS
 from monitor.providers.http import redact
 from monitor.store import Store
-from monitor.types import Outcome, ProbeRequest, Result
+from monitor.types import Check, Outcome, ProbeRequest, Reply, Result
 
 log = structlog.get_logger("canary.runner")
 
@@ -89,11 +89,27 @@ def affinity_key(target: Target, suite: ProbeSuite, probe: Probe) -> str:
     return uuid.uuid4().hex
 
 
+@dataclass(frozen=True, slots=True)
+class SuiteOptions:
+    """How a binding runs its suite: the context cut-over for padded probes and the burst size."""
+
+    cutover_tokens: int | None = None
+    burst: int = 0
+
+
 async def execute_probe(
-    client: httpx.AsyncClient, target: Target, suite: ProbeSuite, probe: Probe, run_id: str
+    client: httpx.AsyncClient,
+    target: Target,
+    suite: ProbeSuite,
+    probe: Probe,
+    run_id: str,
+    *,
+    cutover_tokens: int | None = None,
 ) -> Result:
     """Send one probe and judge the reply; never raises for provider failures."""
-    request = suite.request(probe, affinity_key(target, suite, probe))
+    request = suite.request(
+        probe, affinity_key(target, suite, probe), cutover_tokens=cutover_tokens
+    )
     t0 = time.perf_counter()
     common = result_identity(target, suite, probe, run_id) | {"request": request_record(request)}
     try:
@@ -118,11 +134,32 @@ async def execute_probe(
     )
 
 
+def with_check(result: Result, check: Check) -> Result:
+    """`result` with one more check; a failing check turns a pass into a failure."""
+    outcome = result.outcome
+    if outcome is Outcome.PASSED and not check.passed:
+        outcome = Outcome.FAILED
+    return replace(result, checks=(*result.checks, check), outcome=outcome)
+
+
+def backend_identity(target: Target, reply: Reply) -> str | None:
+    """Which backend served the reply: the target's identity header, else the fingerprint."""
+    if target.identity_header:
+        value = reply.headers.get(target.identity_header.lower())
+        if value:
+            return value
+    return reply.system_fingerprint
+
+
 @dataclass(frozen=True, slots=True)
 class DriftEvent:
+    """An alarm or recovery, for `on_drift` listeners (the demo)."""
+
     series: SeriesId
     event: Event
     ratio: float
+    test: str = "cusum"  # or "divergence"
+    member: str = ""  # the bank member (design) that alarmed
 
 
 class Runner:
@@ -148,45 +185,98 @@ class Runner:
             limit = self._limits[target.name] = asyncio.Semaphore(target.concurrency)
         return limit
 
-    async def run_suite(self, target: Target, suite: ProbeSuite) -> list[Result]:
+    async def run_suite(
+        self, target: Target, suite: ProbeSuite, options: SuiteOptions = SuiteOptions()
+    ) -> list[Result]:
         """Every probe of `suite` on `target`, at most `target.concurrency` at a time."""
         run_id = uuid.uuid4().hex
-        return list(
-            await asyncio.gather(*(self.run_probe(target, suite, p, run_id) for p in suite.probes))
-        )
+        if options.burst <= 0:
+            runs = (self.run_probe(target, suite, p, run_id, options) for p in suite.probes)
+            return list(await asyncio.gather(*runs))
+        results: list[Result] = []
+        for probe in suite.probes:
+            results.extend(await self._run_burst(target, suite, probe, run_id, options))
+        return results
 
     async def run_probe(
-        self, target: Target, suite: ProbeSuite, probe: Probe, run_id: str
+        self,
+        target: Target,
+        suite: ProbeSuite,
+        probe: Probe,
+        run_id: str,
+        options: SuiteOptions = SuiteOptions(),
+    ) -> Result:
+        result = await self._execute(target, suite, probe, run_id, options)
+        await self._finish(target, suite, probe, result)
+        return result
+
+    async def _run_burst(
+        self, target: Target, suite: ProbeSuite, probe: Probe, run_id: str, options: SuiteOptions
+    ) -> list[Result]:
+        """The probe alone, then `burst` copies at once, each copy compared with the lone reply."""
+        alone = await self._execute(target, suite, probe, run_id, options)
+        copies = await asyncio.gather(
+            *(self._execute(target, suite, probe, run_id, options) for _ in range(options.burst))
+        )
+        results = [alone]
+        for copy in copies:
+            compared = copy
+            if alone.reply is not None and copy.reply is not None:
+                compared = with_check(copy, load_consistency.compare(alone.reply, copy.reply))
+            results.append(compared)
+        for result in results:
+            await self._finish(target, suite, probe, result)
+        return results
+
+    async def _execute(
+        self, target: Target, suite: ProbeSuite, probe: Probe, run_id: str, options: SuiteOptions
     ) -> Result:
         async with self._limit(target):
-            with structlog.contextvars.bound_contextvars(
-                platform=target.platform,
-                pool=target.pool,
-                model=target.model,
-                suite=suite.suite,
-                probe=probe.name,
-                run_id=run_id,
-            ):
-                try:
-                    result = await execute_probe(self.clients(target), target, suite, probe, run_id)
-                except Exception as exc:  # a bug, not a provider failure: record it, never raise
-                    self.metrics.internal_errors.inc()
-                    log.error("probe.internal_error", error_type=type(exc).__name__)
-                    result = Result(
-                        id=uuid.uuid4().hex,
-                        outcome=Outcome.PROTOCOL_ERROR,
-                        latency_s=0.0,
-                        error=f"internal error: {type(exc).__name__}",
-                        **result_identity(target, suite, probe, run_id),
-                    )
-                await self.record(result)
-                log.info(
-                    "probe.finished",
-                    outcome=result.outcome.value,
-                    latency_s=round(result.latency_s, 4),
-                    failed=list(result.failed_detectors),
+            try:
+                return await execute_probe(
+                    self.clients(target),
+                    target,
+                    suite,
+                    probe,
+                    run_id,
+                    cutover_tokens=options.cutover_tokens,
                 )
-        return result
+            except Exception as exc:  # a bug, not a provider failure: record it, never raise
+                self.metrics.internal_errors.inc()
+                log.error("probe.internal_error", error_type=type(exc).__name__, probe=probe.name)
+                return Result(
+                    id=uuid.uuid4().hex,
+                    outcome=Outcome.PROTOCOL_ERROR,
+                    latency_s=0.0,
+                    error=f"internal error: {type(exc).__name__}",
+                    **result_identity(target, suite, probe, run_id),
+                )
+
+    async def _finish(
+        self, target: Target, suite: ProbeSuite, probe: Probe, result: Result
+    ) -> None:
+        with structlog.contextvars.bound_contextvars(
+            platform=target.platform,
+            pool=target.pool,
+            model=target.model,
+            suite=suite.suite,
+            probe=probe.name,
+            run_id=result.run_id,
+        ):
+            await self.record(result)
+            if result.reply is not None:
+                self._observe_identity(target, result.reply)
+            log.info(
+                "probe.finished",
+                outcome=result.outcome.value,
+                latency_s=round(result.latency_s, 4),
+                failed=list(result.failed_detectors),
+            )
+
+    def _observe_identity(self, target: Target, reply: Reply) -> None:
+        identity = backend_identity(target, reply)
+        if identity is not None:
+            self.metrics.observe_backend(target.platform, target.pool, target.model, identity)
 
     async def record(self, result: Result) -> None:
         """Write once to the store, metrics and drift state."""
@@ -199,26 +289,46 @@ class Runner:
         self._observe_drift(result)
 
     def _observe_drift(self, result: Result) -> None:
+        """Feed the drift engine: every check (pass/fail and score), `any` (some check failed)
+        and `probe_error`. A probe that errored is missing data for its checks, never a pass."""
         base = (result.platform, result.pool, result.model, result.suite)
-        observations: Sequence[tuple[str, bool]]
+        observations: list[tuple[str, bool | None, float | None]]
         if result.outcome in (Outcome.PASSED, Outcome.FAILED):
-            observations = [(c.detector, not c.passed) for c in result.checks]
+            observations = [(c.detector, not c.passed, c.score) for c in result.checks]
             if result.checks:
-                observations = [*observations, (ANY_CHECK, result.outcome is Outcome.FAILED)]
-            observations = [*observations, (PROBE_ERROR, False)]
+                observations.append((ANY_CHECK, result.outcome is Outcome.FAILED, None))
+            observations.append((PROBE_ERROR, False, None))
         else:
-            observations = [(PROBE_ERROR, True)]
-        for detector, failed in observations:
+            observations = [(PROBE_ERROR, True, None)]
+        changes: list[Change] = []
+        for detector, failed, score in observations:
             series: SeriesId = (*base, detector)
-            event = self.drift.observe(series, failed)
-            labels = (*base, detector)
-            self.metrics.drift_ratio.labels(*labels).set(self.drift.ratio(series))
-            self.metrics.drift_alarm.labels(*labels).set(1 if self.drift.alarmed(series) else 0)
-            if event is not None:
-                if event == "alarm":
-                    self.metrics.drift_alarms.labels(*labels).inc()
-                log.warning(
-                    "drift." + event, detector=detector, ratio=round(self.drift.ratio(series), 3)
+            changes += self.drift.observe(series, failed, score=score, t=result.started_at)
+            self._drift_gauges(series)
+        for change in changes:
+            self._drift_gauges(change.series)
+            if change.event == "alarm":
+                self.metrics.drift_alarms.labels(*change.series).inc()
+            log.warning(
+                "drift." + change.event,
+                detector=change.series[4],
+                test=change.test,
+                member=change.member,
+                ratio=round(change.statistic, 3),
+            )
+            if self.on_drift is not None:
+                event: Event = "alarm" if change.event == "alarm" else "recovered"
+                self.on_drift(
+                    DriftEvent(change.series, event, change.statistic, change.test, change.member)
                 )
-                if self.on_drift is not None:
-                    self.on_drift(DriftEvent(series, event, self.drift.ratio(series)))
+
+    def _drift_gauges(self, series: SeriesId) -> None:
+        state = self.drift.states.get(series)
+        if state is None:
+            return
+        self.metrics.drift_ratio.labels(*series).set(min(state.ratio, 2.0))
+        self.metrics.drift_alarm.labels(*series).set(1 if state.alarmed else 0)
+        self.metrics.drift_divergence_ratio.labels(*series).set(min(state.divergence_ratio, 2.0))
+        self.metrics.drift_divergence_alarm.labels(*series).set(
+            1 if state.div_latch.alarmed else 0
+        )

@@ -96,6 +96,17 @@ class ProbeScheduler:
             )
             self._specs[key] = spec
 
+    def reschedule(self, key: str, interval_s: float) -> bool:
+        """Run job `key` every `interval_s` from now on, without touching its spec (adaptive
+        probing; the next `sync` with a changed spec restores the configured interval).
+        Returns False if there is no such job."""
+        if key not in self._specs or self._scheduler.get_job(key) is None:
+            return False
+        self._scheduler.reschedule_job(
+            key, trigger=IntervalTrigger(seconds=interval_s, timezone=UTC)
+        )
+        return True
+
     def next_run_times(self) -> dict[str, datetime | None]:
         return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
 

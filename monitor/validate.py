@@ -16,7 +16,7 @@ def validate_files(files: Sequence[Path]) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     for path in files:
         try:
-            doc = load_document(path)
+            doc = load_document(path, substitute_env=False)
             is_probe_file = (
                 isinstance(doc.data, dict) and "probes" in doc.data and "targets" not in doc.data
             )

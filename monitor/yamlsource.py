@@ -57,7 +57,9 @@ def format_path(path: Sequence[str | int]) -> str:
     return out
 
 
-def load_document(path: Path, *, display_name: str | None = None) -> SourceDocument:
+def load_document(
+    path: Path, *, display_name: str | None = None, substitute_env: bool = True
+) -> SourceDocument:
     """Parse `path`, substitute `${ENV}` references, and record node lines.
 
     Raises `ConfigError` for unreadable files, YAML syntax errors and unset variables.
@@ -71,11 +73,11 @@ def load_document(path: Path, *, display_name: str | None = None) -> SourceDocum
         ) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError([ConfigProblem(name, None, "", "file is not valid UTF-8")]) from exc
-    return parse_document(text, name)
+    return parse_document(text, name, substitute_env=substitute_env)
 
 
-def parse_document(text: str, name: str) -> SourceDocument:
-    """Parse YAML text (see `load_document`)."""
+def parse_document(text: str, name: str, *, substitute_env: bool = True) -> SourceDocument:
+    """Parse YAML text (see `load_document`); probe files keep `${...}` literally (code uses it)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -88,7 +90,7 @@ def parse_document(text: str, name: str) -> SourceDocument:
         return SourceDocument(name, {}, {(): 1})
     lines: dict[PathKey, int] = {}
     problems: list[ConfigProblem] = []
-    data = _convert(node, (), lines, problems, name)
+    data = _convert(node, (), lines, problems, name, substitute_env)
     if problems:
         raise ConfigError(problems)
     return SourceDocument(name, data, lines)
@@ -100,6 +102,7 @@ def _convert(
     lines: dict[PathKey, int],
     problems: list[ConfigProblem],
     name: str,
+    substitute_env: bool,
 ) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
@@ -114,15 +117,15 @@ def _convert(
                     )
                 )
             lines[child] = key_node.start_mark.line + 1
-            out[key] = _convert(value_node, child, lines, problems, name)
+            out[key] = _convert(value_node, child, lines, problems, name, substitute_env)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [
-            _convert(item, (*path, index), lines, problems, name)
+            _convert(item, (*path, index), lines, problems, name, substitute_env)
             for index, item in enumerate(node.value)
         ]
     value = _CONSTRUCTOR.construct_object(node, deep=True)
-    if isinstance(value, str) and "${" in value:
+    if substitute_env and isinstance(value, str) and "${" in value:
         return _substitute(value, path, lines, problems, name)
     return value
 

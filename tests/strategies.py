@@ -6,9 +6,11 @@ so properties reach the parsing branches rather than only the "no match" path.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
+import regex
 from hypothesis import strategies as st
 
 from monitor.expectation import Expectation
@@ -111,3 +113,106 @@ def expectations(draw: st.DrawFn) -> Expectation:
     if draw(st.booleans()):
         raw["finish_reason"] = draw(st.lists(st.sampled_from([r.value for r in FinishReason])))
     return Expectation.model_validate(raw)
+
+
+# --- code_syntax: fenced code in any supported (or unsupported) language ---------------------
+
+CODE_LANGUAGES = (
+    "python", "javascript", "typescript", "json", "yaml", "sql", "bash", "go", "rust",
+    "py", "tsx", "jsonc", "postgres", "sqlite", "mysql", "sh", "cobol",
+)  # fmt: skip
+_code_tags = st.sampled_from(
+    ["", "python", "py", "js", "ts", "tsx", "json", "jsonc", "jsonl", "yaml", "sql",
+     "postgres", "sqlite", "mysql", "bash", "sh", "go", "rust", "text", "console", "{.py}"]
+)  # fmt: skip
+_code_bits = st.sampled_from(
+    ["(", ")", "[", "]", "{", "}", "'", '"', "`", "：", "，", "“", "”", "การ", "的", "\n",
+     "    ", "\t", "def f(x):", "fn main() {", "SELECT * FROM t", "- a: 1", "key: [", "#",
+     "//", "/*", "*/", "$$", "<<EOF\n", "EOF\n", "${{ x }}", "&a", "*a", "!tag", "\\",
+     "\x00", "\ud800", "x = 1", "return", "let", "=>", "::", ";", "```", "~~~", ">>> "]
+)  # fmt: skip
+
+
+@st.composite
+def code_reply_texts(draw: st.DrawFn) -> str:
+    """Prose and fenced blocks (closed, unclosed, nested fences) of code-like fragments."""
+    parts: list[str] = [draw(st.text(max_size=30))]
+    for _ in range(draw(st.integers(0, 3))):
+        body = "".join(draw(st.lists(_code_bits | st.text(max_size=6), max_size=25)))
+        fence = draw(st.sampled_from(["```", "~~~", "````", "   ```"]))
+        close = draw(st.sampled_from([f"\n{fence.strip()}\n", "\n", ""]))
+        parts.append(f"\n{fence}{draw(_code_tags)}\n{body}{close}{draw(st.text(max_size=10))}")
+    return "".join(parts)
+
+
+@st.composite
+def code_expectations(draw: st.DrawFn) -> Expectation:
+    """An Expectation with a code language and, sometimes, a Python version or SQL dialects."""
+    raw: dict[str, Any] = {"code_language": draw(st.sampled_from(CODE_LANGUAGES))}
+    if draw(st.booleans()):
+        raw["python_version"] = draw(
+            st.sampled_from(["3.7", "3.8", "3.10", "3.11", "3.12", "3.13"])
+        )
+    if draw(st.booleans()):
+        raw["sql_dialects"] = draw(
+            st.lists(
+                st.sampled_from(["postgres", "sqlite", "ansi", "mysql"]), min_size=1, max_size=2
+            )
+        )
+    return Expectation.model_validate(raw)
+
+
+# --- unexpected_script: texts in allowed scripts, and letters of other scripts -----------------
+
+#: Allowed sets the script properties range over: alphabets, abugidas, and CJK.
+SCRIPT_SETS: tuple[tuple[str, ...], ...] = (
+    ("Latin",),
+    ("Cyrillic", "Latin"),
+    ("Greek", "Latin"),
+    ("Han", "Hiragana", "Katakana", "Latin"),
+    ("Hangul", "Han", "Latin"),
+    ("Thai", "Latin"),
+    ("Arabic", "Latin"),
+    ("Devanagari", "Latin"),
+)
+#: Scripts whose letters the insertion property draws from (Greek has its own property: its
+#: letters are symbols in English, "α = 0.05", except inside a word).
+FOREIGN_SCRIPTS = (
+    "Latin", "Cyrillic", "Han", "Hiragana", "Katakana", "Hangul", "Thai", "Arabic", "Hebrew",
+    "Devanagari", "Bengali", "Tamil", "Georgian", "Armenian", "Ethiopic", "Khmer", "Lao",
+    "Myanmar", "Sinhala", "Tibetan", "Gujarati", "Telugu", "Kannada", "Malayalam", "Cherokee",
+)  # fmt: skip
+_BROKEN_CHARS = regex.compile(r"[\p{Cc}\p{Cs}\p{Noncharacter_Code_Point}\ufffd]")
+
+
+@functools.cache
+def script_chars(script: str, letters_only: bool = False) -> tuple[str, ...]:
+    """Every assigned character of one Script value (letters only, if asked), in order."""
+    from monitor.detectors.scripts_sets import all_code_points
+
+    wanted = r"\p{L}" if letters_only else r"[^\p{Cn}]"
+    pattern = regex.compile(rf"(?V1)[\p{{Script={script}}}&&{wanted}]")
+    return tuple(c for c in pattern.findall(all_code_points()) if not _BROKEN_CHARS.match(c))
+
+
+def allowed_texts(scripts: tuple[str, ...]) -> st.SearchStrategy[str]:
+    """Any text of the allowed scripts, Common and Inherited (no controls, U+FFFD or broken
+    code points), one script per word when Latin shares the set with Greek or Cyrillic
+    (a word mixing them is a homoglyph suspect by design)."""
+    common = st.sampled_from(script_chars("Common") + script_chars("Inherited")) | st.sampled_from(
+        " \n\t.,"
+    )
+    words = [
+        st.lists(st.sampled_from(script_chars(s)), min_size=1, max_size=8).map("".join)
+        for s in scripts
+    ]
+    pieces = st.one_of(*words) | st.lists(common, max_size=3).map("".join)
+    return st.lists(pieces, max_size=40).map(" ".join)
+
+
+def prose_texts(scripts: tuple[str, ...]) -> st.SearchStrategy[str]:
+    """Words of the allowed scripts' letters with spaces, digits, full stops and commas."""
+    letters = st.one_of(*(st.sampled_from(script_chars(s, letters_only=True)) for s in scripts))
+    word = st.lists(letters, min_size=1, max_size=10).map("".join)
+    glue = st.sampled_from([" ", " ", "\n", ". ", ", ", " 42 "])
+    return st.lists(st.tuples(word, glue).map("".join), min_size=1, max_size=30).map("".join)

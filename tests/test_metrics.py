@@ -33,7 +33,7 @@ def metrics() -> Metrics:
     m.configure(
         [TargetInfo("bedrock", "us-east-1", "claude", "anthropic_messages")],
         {KEY: 30.0},
-        [(KEY, "known_answer")],
+        [(KEY, "known_answer"), (KEY, "unexpected_script"), (KEY, "code_syntax")],
     )
     return m
 
@@ -120,6 +120,26 @@ def test_reload_prunes_series_of_removed_targets(metrics: Metrics) -> None:
         reg.get_sample_value("canary_check_failures_total", {**gone, "detector": "known_answer"})
         is None
     )
+
+
+def test_evidence_counters_use_bounded_tables(metrics: Metrics) -> None:
+    """Script and language counters count from evidence, and only for table values."""
+    checks = (
+        Check("unexpected_script", False, 0.0, {"counts": {"Thai": 3, "Klingon": 2}}),
+        Check("code_syntax", False, 0.0, {"language": "python"}),
+    )
+    result = Result(
+        id="r", run_id="x", started_at=1.0, platform="bedrock", pool="us-east-1", model="claude",
+        suite="core", suite_version=1, probe="p", api="anthropic_messages", outcome=Outcome.FAILED,
+        latency_s=0.5, checks=checks,
+    )
+    metrics.observe(result, finished_at=100.0)
+    reg = metrics.registry
+    labels = {"platform": "bedrock", "pool": "us-east-1", "model": "claude", "suite": "core"}
+    assert reg.get_sample_value("canary_unexpected_script_chars_total", {**labels, "script": "Thai"}) == 3
+    assert reg.get_sample_value("canary_unexpected_script_chars_total", {**labels, "script": "Han"}) == 0
+    assert reg.get_sample_value("canary_unexpected_script_chars_total", {**labels, "script": "Klingon"}) is None
+    assert reg.get_sample_value("canary_code_syntax_failures_total", {**labels, "language": "python"}) == 1
 
 
 def test_label_names_are_bounded(metrics: Metrics) -> None:

@@ -13,20 +13,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 
-from monitor.detectors import finish_reason, json_schema, known_answer, length
+from monitor.detectors import (
+    code_syntax,
+    finish_reason,
+    format_chars,
+    json_schema,
+    known_answer,
+    length,
+    scripts,
+    sycophancy,
+    top_token,
+)
 from monitor.expectation import Expectation
 from monitor.types import Check, Reply
 
 DetectorFn = Callable[[Reply, Expectation], Check | None]
 
 DETECTORS: dict[str, DetectorFn] = {
-    # "unexpected_script": scripts.check,      (output corruption: Thai/Chinese in English)
-    # "suspicious_format": scripts.check_format,  (zero-width and bidi characters)
-    # "code_syntax": code.check,               (syntax errors and truncated code)
+    scripts.NAME: scripts.check,  # output corruption: Thai/Chinese in English
+    format_chars.NAME: format_chars.check,  # zero-width and bidi characters (lower severity)
+    code_syntax.NAME: code_syntax.check,  # syntax errors and truncated code
     known_answer.NAME: known_answer.check,
     json_schema.NAME: json_schema.check,
-    # "top_token": logprobs.check,             (top-k miscompile seen in logprobs)
-    # "sycophancy": sycophancy.check,          (behaviour drift)
+    top_token.NAME: top_token.check,  # top-k miscompile seen in logprobs
+    sycophancy.NAME: sycophancy.check,  # behaviour drift
     length.NAME: length.check,
     finish_reason.NAME: finish_reason.check,
 }

@@ -86,7 +86,7 @@ def _fold(text: str, case_sensitive: bool) -> str:
     return text if case_sensitive else text.casefold()
 
 
-def _match(answer: KnownAnswer, reply_text: str) -> tuple[str | None, str | None]:
+def match_answer(answer: KnownAnswer, reply_text: str) -> tuple[str | None, str | None]:
     """Return (where it matched or None, an error message or None)."""
     cs = answer.case_sensitive
     candidates = _candidates(reply_text)
@@ -119,7 +119,7 @@ def check(reply: Reply, expect: Expectation) -> Check | None:
     answer = expect.answer
     if answer is None:
         return None
-    where, error = _match(answer, reply.text)
+    where, error = match_answer(answer, reply.text)
     evidence: dict[str, Any] = {
         "expected": _expected_form(answer),
         "case_sensitive": answer.case_sensitive,

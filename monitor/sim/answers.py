@@ -42,9 +42,19 @@ def _norm(text: str) -> str:
     return " ".join(text.split())
 
 
+# Padded routing probes put filler before "Question: ..."; a healthy model answers the question.
+_PADDED = re.compile(r"^Background notes \(you can ignore them\):.*?\n\nQuestion: (.*)$", re.DOTALL)
+
+
+def _question(content: str) -> str:
+    match = _PADDED.match(content)
+    return match.group(1) if match else content
+
+
 def conversation_key(system: str | None, messages: Iterable[Message]) -> ConversationKey:
-    """Whitespace-insensitive key of a conversation, so wire formatting never misses the book."""
-    return _norm(system or ""), tuple((m.role, _norm(m.content)) for m in messages)
+    """Whitespace-insensitive key of a conversation, so wire formatting never misses the book;
+    the filler of padded probes is dropped, as a model that reads the question would."""
+    return _norm(system or ""), tuple((m.role, _norm(_question(m.content))) for m in messages)
 
 
 def corrects_premise(reference: str) -> bool:

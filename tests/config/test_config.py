@@ -35,6 +35,18 @@ CASES = [
         "invalid-drift.yaml",
         "invalid-drift.yaml:1: drift: `design_failure_rate` must be > `baseline_failure_rate`",
     ),
+    (
+        "invalid-drift-adaptive.yaml",
+        "invalid-drift-adaptive.yaml:3: drift.adaptive.fraction: must be < 1",
+    ),
+    (
+        "invalid-drift-golden.yaml",
+        "invalid-drift-golden.yaml:3: drift.golden_failure_rates.core: must be < 1",
+    ),
+    (
+        "invalid-drift-warmup.yaml",
+        "invalid-drift-warmup.yaml:1: drift: `warmup_max_s` must be >= `warmup_min_s`",
+    ),
     ("invalid-duplicate-key.yaml", "invalid-duplicate-key.yaml:4: targets[0].model: duplicate key"),
     (
         "invalid-duplicate-target.yaml",
