@@ -461,7 +461,9 @@ async def scale(
             lag_end = histogram_buckets(daemon.registry, LAG_METRIC)
             wait_end = runqueue_wait_s()
             load_end = os.getloadavg()[0]
-            events = scheduler_events(daemon.registry)  # before stop(): see README, findings
+            # Counted before stop(), which has effects of its own (see the README, findings).
+            events = scheduler_events(daemon.registry)
+            outcomes = outcome_counts(daemon.registry)
             rss.append((t_end - started, rss_mb(me)))
         finally:
             stop.set()
@@ -482,7 +484,11 @@ async def scale(
         "expected_probes_per_s": expected,
         "achieved_probes_per_s": (runs_end - window["runs"]) / wall,
         "probes_total": int(runs_end),
-        "outcomes": outcome_counts(daemon.registry),
+        "outcomes": outcomes,
+        "outcomes_during_stop": {
+            k: v - outcomes.get(k, 0)
+            for k, v in outcome_counts(daemon.registry).items() if v != outcomes.get(k, 0)
+        },
         "lag_p50_s": bucket_quantile(0.5, buckets),
         "lag_p99_s": bucket_quantile(0.99, buckets),
         "lag_p99_bucket_le_s": next(
@@ -575,7 +581,9 @@ def report(result: dict[str, Any]) -> str:
         f"     start, {s['rss_mb_mid']:.1f} mid, {s['rss_mb_end']:.1f} end, "
         f"{s['rss_mb_max']:.1f} max; steady state {s['rss_mb_steady_start']:.1f} -> "
         f"{s['rss_mb_end']:.1f} (growth <= {RSS_GROWTH_ALLOWANCE_MB:g} MB)",
-        f"   {mark('correct')} every probe passed",
+        f"   {mark('correct')} every probe passed"
+        f"   (and during Daemon.stop(): {s['outcomes_during_stop'] or 'nothing ran'}; "
+        f"scheduler events {s['scheduler_events_after_stop']})",
         f"        GC pauses            {gc_line(s['gc'])}"
         f"   ({s['gc_tracked_objects']} tracked objects{', frozen' if s['gc_frozen'] else ''})",
         f"        host                 load {s['host_load_1m']:.1f} on {os.cpu_count()} cores; "

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -80,7 +81,8 @@ class Run:
 
 def bench_config(series: int) -> DriftConfig:
     """One false alarm per series per 30 days, the research note's reference budget."""
-    return DriftConfig(false_pages_per_week=series * 7 / 30)
+    extra = json.loads(os.environ.get("CANARY_BENCH_DRIFT", "{}"))  # tuning experiments
+    return DriftConfig(false_pages_per_week=series * 7 / 30, **extra)
 
 
 def run_scenario(scenario: Scenario, seed: int, models: int) -> Run:

@@ -2,9 +2,9 @@
 
 200 series = 50 models x 4 platforms (one pool, suite and detector each); a model's failure
 rate p0 ~ LogUniform[0.001, 0.02] is shared by its platforms, as the daemon's pooling assumes.
-One probe per 10 s per series, 7 days of in-control warm-up, then a random 30 % of series
-change at nu ~ Uniform[7 d, 21 d] and are followed for 3 days; the rest stay in control for
-24 days. Every draw comes from a generator seeded by (seed, hour), so a scenario's streams are
+One probe per 10 s per series for 24 days, 7 of them in-control warm-up; a random 30 % of
+series change at nu ~ Uniform[7 d, 21 d] (delays are censored 3 days later), the rest stay in
+control. Every draw comes from a generator seeded by (seed, hour), so a scenario's streams are
 reproducible and the oracle and the naive rule see exactly the probes the daemon saw.
 """
 
@@ -78,7 +78,7 @@ class Fleet:
             self.nu = np.where(self.changed, WARMUP_S, np.inf)
         if scenario.kind in ("diurnal", "missing"):
             self.changed[:], self.nu[:] = False, np.inf
-        self.end = np.where(self.changed, np.minimum(self.nu + HORIZON_S, END_S), END_S)
+        self.end = np.full(n, END_S)  # changed series go on after their 3 days, as in life
         self.blocks = rng.random((n, int(END_S / INTERVAL_S) // 50 + 1))
         self.active = rng.random((n, int(END_S / 3600) + 1)) < 0.3
 

@@ -27,7 +27,7 @@ from monitor.metrics import Metrics, SeriesKey, TargetInfo
 from monitor.pacing import Job, Pacer, plan
 from monitor.probes import ProbeSuite
 from monitor.providers.http import build_client
-from monitor.runner import DriftEvent, Runner
+from monitor.runner import DriftEvent, Runner, SuiteOptions
 from monitor.scheduler import JobSpec, ProbeScheduler
 from monitor.store import Store, open_store
 
@@ -211,8 +211,12 @@ class Daemon:
                     JobSpec(
                         key=f"{target.name}/{suite.suite}",
                         interval_s=binding.interval_s,
-                        run=self._job(target, suite),
-                        fingerprint=f"{suite.version}:{target.model_dump_json()}",
+                        run=self._job(
+                            target,
+                            suite,
+                            SuiteOptions(binding.context_cutover_tokens, binding.burst),
+                        ),
+                        fingerprint=f"{suite.version}:{binding.model_dump_json()}:{target.model_dump_json()}",
                     )
                 )
         self.metrics.configure(
@@ -227,7 +231,6 @@ class Daemon:
             for job in self.jobs:
                 if job.key in self.pacer.fast:
                     self.scheduler.reschedule(job.key, job.interval_s)
-                    self.drift.set_fast(job.series, False)
                 self.metrics.probe_interval.labels(*job.labels.labels()).set(job.interval_s)
             self.pacer = Pacer(loaded.config.drift.adaptive)
         self._refresh_drift_gauges()
@@ -236,10 +239,10 @@ class Daemon:
         if old is not None:
             log.info("config.applied", jobs=len(specs) - 1)
 
-    def _job(self, target: Target, suite: ProbeSuite) -> Any:
+    def _job(self, target: Target, suite: ProbeSuite, options: SuiteOptions) -> Any:
         async def run() -> None:
             assert self.runner is not None
-            await self.runner.run_suite(target, suite)
+            await self.runner.run_suite(target, suite, options)
 
         return run
 
@@ -274,7 +277,6 @@ class Daemon:
                 continue
             if self.scheduler.reschedule(job.key, interval_s):
                 self.metrics.probe_interval.labels(*job.labels.labels()).set(interval_s)
-                self.drift.set_fast(job.series, interval_s < job.interval_s)
                 log.info("drift.pace", job=job.key, interval_s=interval_s)
 
     def _refresh_drift_gauges(self) -> None:

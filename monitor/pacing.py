@@ -44,6 +44,10 @@ def plan(
     for binding, suite in loaded.bindings:
         per_run = detectors(suite)
         probes = len(suite.probes)
+        if binding.burst > 0:  # each probe alone plus `burst` copies, the copies compared
+            per_run = {name: count * (1 + binding.burst) for name, count in per_run.items()}
+            per_run["load_consistency"] = probes * binding.burst
+            probes *= 1 + binding.burst
         names = {**per_run}
         if len(per_run) >= 2:
             names[ANY_CHECK] = probes

@@ -28,6 +28,7 @@ from monitor.drift.scores import calibrate_scores
 RATIOS = (2.0, 8.0, 50.0)
 ABSOLUTE = 0.5
 MAX_FACTOR = 3.0
+SMALLEST_WEIGHT = 2.0
 RATE_GRID = 0.01
 ARL_GRID = 0.05
 MAX_DOWN = 4  # success steps of at most 4 lattice units keep every solve fast
@@ -184,3 +185,19 @@ def _score_slots(
 def joint_factor(members: int) -> float:
     """Each of K members gets ARL0 * min(K, 3): see the module docstring."""
     return min(float(members), MAX_FACTOR)
+
+
+def member_arls(names: list[str], arl0_s: float) -> dict[str, float]:
+    """Each member's ARL0 for a bank whose ARL0 is `arl0_s`.
+
+    The bank's false-alarm rate is shared by weight: the smallest design (x2) gets twice the
+    share of the others. Its threshold is the lowest of the bank, and a delay grows like
+    h + const, so a given factor on ARL0 costs it the most: spending budget there buys the
+    most delay (d ln delay / d ln ARL0 is about 1/h).
+    """
+    weights = {name: SMALLEST_WEIGHT if name == "x2" else 1.0 for name in names}
+    if not weights:
+        return {}
+    mean = sum(weights.values()) / len(weights)
+    factor = joint_factor(len(weights))
+    return {name: arl0_s * factor * mean / w for name, w in weights.items()}

@@ -35,6 +35,7 @@ from monitor.drift.designs import (
     binary_slot,
     grid_up,
     joint_factor,
+    member_arls,
     score_slots,
 )
 from monitor.drift.divergence import group_designs
@@ -246,10 +247,10 @@ class DriftEngine:
             if state.rate is not None:
                 null = cfg.tolerance * state.rate
                 members = binary_designs(state.rate, cfg.tolerance, cfg.design_failure_rate)
-                member_arl = arl_s / share * joint_factor(len(members))
+                arls = member_arls([name for name, _ in members], arl_s / share)
                 slots += [
                     binary_slot(
-                        name, null, p1, at=null, arl0_s=member_arl, pace=pace, recovery_s=recovery_s
+                        name, null, p1, at=null, arl0_s=arls[name], pace=pace, recovery_s=recovery_s
                     )
                     for name, p1 in members
                 ]
@@ -270,9 +271,9 @@ class DriftEngine:
 
     def _design_group(self, key: PoolKey, members: list[SeriesId]) -> None:
         cfg = self.config
-        live = [s for s in members if self.states[s].rate and self.states[s].binary_seen]
+        live = [s for s in members if self.states[s].rate and self._observed(self.states[s])]
         weights = {
-            i: self._current_rate(self.states[s]) * (self.states[s].rate or 0.0)
+            i: self._observed(self.states[s]) * (self.states[s].rate or 0.0)
             for i, s in enumerate(live)
         }
         alarmed = tuple(self.states[s].div_latch.alarmed for s in members)
@@ -292,18 +293,6 @@ class DriftEngine:
             new = tuple(designs.get(live.index(series), [])) if series in live else ()
             if new != state.div_slots and not state.div_latch.alarmed:
                 state.set_div_slots(new)
-
-    def set_fast(self, series: Iterable[SeriesId], fast: bool) -> None:
-        """Adaptive probing moved these series to their fast (or back to their normal) pace:
-        their share of their siblings' probes changes, and so does the divergence null."""
-        keys = set()
-        for sid in series:
-            state = self.states.get(sid)
-            if state is not None and state.fast != fast:
-                state.fast = fast
-                keys.add(state.plan.key)
-        for key in keys:
-            self._design_group(key, self.groups.get(key, []))
 
     # -- the clock --------------------------------------------------------------------------
     def advance(self, t: float) -> None:
@@ -329,6 +318,7 @@ class DriftEngine:
                 trials[key] += tally.trials
                 if tally.scores is not None:
                     hist[key] = [a + b for a, b in zip(hist[key], tally.scores, strict=True)]
+            state.last_trials = tally.trials
             state.tally = Tally(start=state.ratio, alarmed=state.alarmed)
         for key in self.groups:
             update(self._baseline(key), failures[key], trials[key], t, self.policy)
@@ -485,9 +475,15 @@ class DriftEngine:
             state.tally.alarmed |= state.div_latch.alarmed or result.alarmed
         return changes
 
-    def _current_rate(self, state: SeriesState) -> float:
-        pace = self.pace(state.plan)
-        return pace.fast_rate if state.fast and pace.adaptive else pace.rate
+    def _observed(self, state: SeriesState) -> float:
+        """Verdicts per second the series delivered last hour (its plan's rate before that):
+        the divergence null is each sibling's share of the probes actually judged, so a
+        sibling that goes silent, times out or runs fast under adaptive probing moves it."""
+        if not state.binary_seen:
+            return 0.0
+        if state.last_trials is None:
+            return self.pace(state.plan).rate
+        return state.last_trials / HOUR_S
 
     # -- persistence ------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:

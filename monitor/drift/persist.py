@@ -36,6 +36,7 @@ def snapshot(engine: DriftEngine) -> dict[str, Any]:
             "score_seen": state.score_seen,
             "observations": state.observations,
             "alarms": state.alarms,
+            "last_trials": state.last_trials,
             "version": state.plan.version,
         }
     return {
@@ -72,6 +73,8 @@ def restore(engine: DriftEngine, data: dict[str, Any]) -> None:
         state.score_seen = bool(value["score_seen"])
         state.observations = int(value["observations"])
         state.alarms = int(value["alarms"])
+        last = value.get("last_trials")
+        state.last_trials = None if last is None else int(last)
     engine.redesign()
     for key, state in engine.states.items():
         value = saved.get(_join(key))

@@ -84,7 +84,7 @@ class SeriesState:
     observations: int = 0
     alarms: int = 0
     inputs: tuple[object, ...] = ()  # what the current design was made from
-    fast: bool = False  # probed at the adaptive (fast) pace right now
+    last_trials: int | None = None  # verdicts in the last full hour (None: no hour yet)
 
     shape: BankShape = field(default_factory=lambda: BankShape((), ()))
     div_shape: BankShape = field(default_factory=lambda: BankShape((), ()))
