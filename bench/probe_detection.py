@@ -35,7 +35,10 @@ SCENARIOS: dict[str, tuple[Fault | None, tuple[str, ...]]] = {
     "clean (false failures)": (None, ("core", "corruption", "top-token", "routing", "sycophancy")),
     "output corruption: wrong script": (Fault("wrong_script", rate=1.0), ("corruption", "core")),
     "output corruption: code syntax": (Fault("code_corruption", rate=1.0), ("corruption", "core")),
-    "top-k miscompile: dropped top token": (Fault("top_token_drop", rate=1.0), ("top-token", "core")),
+    "top-k miscompile: dropped top token": (
+        Fault("top_token_drop", rate=1.0),
+        ("top-token", "core"),
+    ),
     "misrouting to a degraded pool": (Fault("misroute", rate=1.0), ("routing", "core")),
     "sycophancy": (Fault("sycophancy", rate=1.0), ("sycophancy",)),
 }
@@ -46,7 +49,13 @@ async def measure(runs: int, api: str) -> list[dict[str, Any]]:
     backend = SimBackend("bench", "pool", api)
     rows: list[dict[str, Any]] = []
     async with run_fleet([backend], AnswerBook.from_probe_dir(PROBES), seed=3) as fleet:
-        target = Target(platform="bench", pool="pool", model="sim", api=api, base_url=fleet.base_url("bench", "pool"))
+        target = Target(
+            platform="bench",
+            pool="pool",
+            model="sim",
+            api=api,
+            base_url=fleet.base_url("bench", "pool"),
+        )
         async with httpx.AsyncClient(base_url=target.base_url, timeout=30) as client:
             for incident, (fault, names) in SCENARIOS.items():
                 fleet.clear_faults()
@@ -68,25 +77,37 @@ async def _suite_rows(
             if result.outcome is not Outcome.PASSED:
                 flagged += 1
                 fired.update(result.failed_detectors or (result.outcome.value,))
-        rows.append({
-            "incident": incident, "suite": suite.suite, "probe": probe.name,
-            "detection_rate": flagged / runs, "detectors": dict(fired.most_common()),
-        })
+        rows.append(
+            {
+                "incident": incident,
+                "suite": suite.suite,
+                "probe": probe.name,
+                "detection_rate": flagged / runs,
+                "detectors": dict(fired.most_common()),
+            }
+        )
     return rows
 
 
 def markdown(rows: list[dict[str, Any]], api: str) -> str:
-    lines = [f"| incident (simulated fault, rate 1) | suite/probe | flagged runs | checks that fired ({api}) |", "| --- | --- | --- | --- |"]
+    lines = [
+        "| incident (simulated fault, rate 1) | suite/probe | flagged runs "
+        f"| checks that fired ({api}) |",
+        "| --- | --- | --- | --- |",
+    ]
     for row in rows:
         fired = ", ".join(f"{k} {v}" for k, v in row["detectors"].items()) or "-"
-        lines.append(f"| {row['incident']} | {row['suite']}/{row['probe']} | {row['detection_rate']:.0%} | {fired} |")
+        probe = f"{row['suite']}/{row['probe']}"
+        lines.append(f"| {row['incident']} | {probe} | {row['detection_rate']:.0%} | {fired} |")
     return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--api", default="openai_chat", choices=["openai_chat", "anthropic_messages"])
+    parser.add_argument(
+        "--api", default="openai_chat", choices=["openai_chat", "anthropic_messages"]
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rows = asyncio.run(measure(args.runs, args.api))

@@ -292,8 +292,8 @@ class Metrics:
             self._remove_detector(key, detector)
         for key, detector in new_detectors:
             detector_labels = (*key.labels(), detector)
-            for metric in (self.checks, self.check_failures, self.check_score, self.drift_alarms):
-                metric.labels(*detector_labels)
+            for family in (self.checks, self.check_failures, self.check_score, self.drift_alarms):
+                family.labels(*detector_labels)
             for gauge in self._drift_gauges():
                 gauge.labels(*detector_labels)
             self._init_detector_labels(key, detector)

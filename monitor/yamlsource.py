@@ -90,7 +90,7 @@ def parse_document(text: str, name: str, *, substitute_env: bool = True) -> Sour
         return SourceDocument(name, {}, {(): 1})
     lines: dict[PathKey, int] = {}
     problems: list[ConfigProblem] = []
-    data = _convert(node, (), lines, problems, name, substitute_env)
+    data = _convert(node, (), lines, problems, name, substitute_env=substitute_env)
     if problems:
         raise ConfigError(problems)
     return SourceDocument(name, data, lines)
@@ -102,6 +102,7 @@ def _convert(
     lines: dict[PathKey, int],
     problems: list[ConfigProblem],
     name: str,
+    *,
     substitute_env: bool,
 ) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
@@ -117,11 +118,13 @@ def _convert(
                     )
                 )
             lines[child] = key_node.start_mark.line + 1
-            out[key] = _convert(value_node, child, lines, problems, name, substitute_env)
+            out[key] = _convert(
+                value_node, child, lines, problems, name, substitute_env=substitute_env
+            )
         return out
     if isinstance(node, yaml.SequenceNode):
         return [
-            _convert(item, (*path, index), lines, problems, name, substitute_env)
+            _convert(item, (*path, index), lines, problems, name, substitute_env=substitute_env)
             for index, item in enumerate(node.value)
         ]
     value = _CONSTRUCTOR.construct_object(node, deep=True)

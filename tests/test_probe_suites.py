@@ -17,7 +17,10 @@ LABELS = {"platform": "vllm-prod", "pool": "default", "model": "sim"}
 
 @pytest.fixture
 async def sim() -> AsyncIterator[SimFleet]:
-    backends = [SimBackend("vllm-prod", "default", "openai_chat"), SimBackend("vllm-prod", "other", "openai_chat")]
+    backends = [
+        SimBackend("vllm-prod", "default", "openai_chat"),
+        SimBackend("vllm-prod", "other", "openai_chat"),
+    ]
     async with run_fleet(backends, AnswerBook.from_probe_dir(PROBES), seed=9) as fleet:
         yield fleet
 
@@ -38,17 +41,26 @@ def config(tmp_path: Path, fleet: SimFleet, suite: str) -> Path:
     return path
 
 
-async def wait_alarm(daemon: Daemon, labels: dict[str, str], detectors: set[str], timeout_s: float) -> str:
+async def wait_alarm(
+    daemon: Daemon, labels: dict[str, str], detectors: set[str], timeout_s: float
+) -> str:
     """The first of `detectors` whose drift alarm latches on the series (a wait, not a timing test)."""
     async with asyncio.timeout(timeout_s):
         while True:
             for detector in detectors:
-                if daemon.registry.get_sample_value("canary_drift_alarm", {**labels, "detector": detector}) == 1:
+                if (
+                    daemon.registry.get_sample_value(
+                        "canary_drift_alarm", {**labels, "detector": detector}
+                    )
+                    == 1
+                ):
                     return detector
             await asyncio.sleep(0.1)
 
 
-async def test_top_token_canaries_page_on_a_five_percent_drop(tmp_path: Path, sim: SimFleet) -> None:
+async def test_top_token_canaries_page_on_a_five_percent_drop(
+    tmp_path: Path, sim: SimFleet
+) -> None:
     """With the top token dropped on 5 % of requests on one pool, the top-token suite pages there,
     and the healthy pool stays quiet."""
     sim.set_fault("vllm-prod", "default", Fault("top_token_drop", rate=0.05))
@@ -60,7 +72,12 @@ async def test_top_token_canaries_page_on_a_five_percent_drop(tmp_path: Path, si
         assert fired in {"top_token", "known_answer", "any"}
         other = {**labels, "pool": "other"}
         for detector in ("top_token", "known_answer", "any"):
-            assert daemon.registry.get_sample_value("canary_drift_alarm", {**other, "detector": detector}) == 0
+            assert (
+                daemon.registry.get_sample_value(
+                    "canary_drift_alarm", {**other, "detector": detector}
+                )
+                == 0
+            )
     finally:
         await daemon.stop()
 
@@ -82,7 +99,9 @@ async def test_sycophantic_flips_move_the_score_and_page(tmp_path: Path, sim: Si
                 await asyncio.sleep(0.1)
         healthy = mean_score()
         sim.set_fault("vllm-prod", "default", Fault("sycophancy", rate=1.0))
-        await wait_alarm(daemon, {k: v for k, v in labels.items() if k != "detector"}, {"sycophancy"}, 240)
+        await wait_alarm(
+            daemon, {k: v for k, v in labels.items() if k != "detector"}, {"sycophancy"}, 240
+        )
         assert healthy == 1.0 and mean_score() < healthy
     finally:
         await daemon.stop()

@@ -52,14 +52,32 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def llama_server(extra_args: Sequence[str] = (), *, context: int = 4096) -> AsyncIterator[LlamaServer]:
+async def llama_server(
+    extra_args: Sequence[str] = (), *, context: int = 4096
+) -> AsyncIterator[LlamaServer]:
     """A llama-server on a free loopback port, one thread (2-core machines), ready on yield."""
     server, model = binaries()
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
-        str(server), "-m", str(model), "--host", "127.0.0.1", "--port", str(port),
-        "-a", MODEL_ALIAS, "-c", str(context), "-np", "1", "-t", "1", "--metrics", *extra_args,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        str(server),
+        "-m",
+        str(model),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "-a",
+        MODEL_ALIAS,
+        "-c",
+        str(context),
+        "-np",
+        "1",
+        "-t",
+        "1",
+        "--metrics",
+        *extra_args,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}/"
     try:

@@ -28,8 +28,12 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def write_config(tmp_path: Path, server: LlamaServer, suites: list[str], *, port: int = 0, interval_s: int = 30) -> Path:
-    suite_lines = "".join(f"  - {{file: '{ROOT / 'probes' / s}', interval_s: {interval_s}}}\n" for s in suites)
+def write_config(
+    tmp_path: Path, server: LlamaServer, suites: list[str], *, port: int = 0, interval_s: int = 30
+) -> Path:
+    suite_lines = "".join(
+        f"  - {{file: '{ROOT / 'probes' / s}', interval_s: {interval_s}}}\n" for s in suites
+    )
     path = tmp_path / "llama.yaml"
     path.write_text(
         f"server: {{listen_address: 127.0.0.1, port: {port}, drain_timeout_s: 60}}\n"
@@ -45,8 +49,12 @@ def write_config(tmp_path: Path, server: LlamaServer, suites: list[str], *, port
 
 async def canary(*args: str, timeout_s: float = 600) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "monitor.cli", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "monitor.cli",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
     assert proc.returncode is not None
@@ -65,11 +73,15 @@ async def test_once_on_both_wire_apis(tmp_path: Path) -> None:
         _, out, err = await canary("once", "--config", str(config), "--json", "--debug")
     results = records(out)
     assert len(results) == 16, err
-    assert {r["outcome"] for r in results} <= {"passed", "failed"}, [r.get("error") for r in results]
+    assert {r["outcome"] for r in results} <= {"passed", "failed"}, [
+        r.get("error") for r in results
+    ]
     by_pool: dict[str, list[dict[str, Any]]] = {}
     for result in results:
         by_pool.setdefault(result["pool"], []).append(result)
-    openai_checks = [c for r in by_pool["openai"] for c in r["checks"] if c["detector"] == "top_token"]
+    openai_checks = [
+        c for r in by_pool["openai"] for c in r["checks"] if c["detector"] == "top_token"
+    ]
     # The tiny model's answers may be wrong, but greedy decoding always picks the top-1 token.
     assert len(openai_checks) == 8
     assert all(c["evidence"]["greedy_violation"] is None for c in openai_checks), openai_checks
@@ -84,16 +96,29 @@ async def test_run_stores_transcripts_and_exports_metrics(tmp_path: Path) -> Non
     async with llama_server() as server:
         config = write_config(tmp_path, server, ["core.yaml"], port=port, interval_s=5)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "monitor.cli", "--log-level", "warning", "run", "--config", str(config),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "monitor.cli",
+            "--log-level",
+            "warning",
+            "run",
+            "--config",
+            str(config),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
         try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client, asyncio.timeout(300):
+            async with (
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client,
+                asyncio.timeout(300),
+            ):
                 rows: list[dict[str, Any]] = []
                 while {r["pool"] for r in rows} != {"openai", "anthropic"} or len(rows) < 14:
                     await asyncio.sleep(0.5)
                     try:
-                        rows = (await client.get("/api/v1/results", params={"limit": 1000})).json()["data"]
+                        rows = (await client.get("/api/v1/results", params={"limit": 1000})).json()[
+                            "data"
+                        ]
                     except httpx.TransportError:
                         rows = []
                 record = (await client.get(f"/api/v1/results/{rows[0]['id']}")).json()["data"]
@@ -108,7 +133,14 @@ async def test_run_stores_transcripts_and_exports_metrics(tmp_path: Path) -> Non
         sample = f'canary_probe_runs_total{{model="{MODEL_ALIAS}",outcome="passed",platform="llamacpp",pool="{pool}",suite="core"}}'
         assert sample in metrics
     if shutil.which("promtool"):
-        lint = subprocess.run(["promtool", "check", "metrics"], input=metrics, capture_output=True, text=True, check=False)
+        lint = await asyncio.to_thread(
+            subprocess.run,
+            ["promtool", "check", "metrics"],
+            input=metrics,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
@@ -124,7 +156,15 @@ async def test_misconfigured_pool_moves_the_checks(tmp_path: Path) -> None:
     async def measure(extra: list[str]) -> tuple[int, float]:
         async with llama_server(extra) as server:
             config = write_config(tmp_path, server, ["top-token.yaml", "core.yaml"])
-            _, out, _ = await canary("once", "--config", str(config), "--json", "--debug", "--target", f"llamacpp/openai/{MODEL_ALIAS}")
+            _, out, _ = await canary(
+                "once",
+                "--config",
+                str(config),
+                "--json",
+                "--debug",
+                "--target",
+                f"llamacpp/openai/{MODEL_ALIAS}",
+            )
         results = records(out)
         assert len(results) == 15
         references = {
@@ -144,7 +184,10 @@ async def test_misconfigured_pool_moves_the_checks(tmp_path: Path) -> None:
     broken_correct, broken_score = await measure(LONG_CONTEXT_MISCONFIG)
     assert clean_correct >= 5, clean_correct  # the 135M model gets most short answers right
     assert broken_correct < clean_correct and broken_score < clean_score, (
-        clean_correct, broken_correct, clean_score, broken_score,
+        clean_correct,
+        broken_correct,
+        clean_score,
+        broken_score,
     )
 
 
