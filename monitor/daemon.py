@@ -9,6 +9,7 @@ in-flight probes up to `server.drain_timeout_s`, and flushes drift state.
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import time
 from collections.abc import Callable
@@ -95,9 +96,9 @@ class Daemon:
         self._stopping = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         self._last_prune = 0.0
-        self._closing: set[httpx.AsyncClient] = (
-            set()
-        )  # clients of changed targets, closed by maintenance
+        # Retired clients (target changed on reload, or timed out) -> when they may be closed:
+        # after the longest probe that may still be using them.
+        self._closing: dict[httpx.AsyncClient, float] = {}
         self.server_port: int | None = None
         self._server_runner: Any = None
 
@@ -168,6 +169,7 @@ class Daemon:
             drift=self.drift,
             clients=self._client,
             on_drift=self.on_drift,
+            on_timeout=self._retire_client,
         )
         self._apply(loaded)
         try:
@@ -189,6 +191,9 @@ class Daemon:
             self._server_runner, self.server_port = await serve_app(
                 app, server.listen_address, server.port
             )
+        # Everything alive now lives as long as the daemon: move it out of the collector's
+        # reach, so gen-2 collections stop walking it (the largest event-loop stalls measured).
+        gc.freeze()
         self._started = True
         log.info("daemon.started", port=self.server_port, targets=len(loaded.config.targets))
 
@@ -200,7 +205,7 @@ class Daemon:
             still = next((t for t in loaded.config.targets if t.name == name), None)
             if still != target:
                 del self._clients[name]
-                self._closing.add(client)
+                self._closing[client] = time.monotonic() + target.timeout_s
         self.jobs, plans = plan(loaded, suite_detectors)
         series: dict[SeriesKey, float] = {job.labels: job.interval_s for job in self.jobs}
         detector_pairs = [(job.labels, sid[4]) for job in self.jobs for sid in job.series]
@@ -246,6 +251,13 @@ class Daemon:
 
         return run
 
+    def _retire_client(self, target: Target) -> None:
+        """Drop the target's client after a timeout; the next probe builds a fresh one, and
+        maintenance closes the old one once probes in flight on it are done with it."""
+        entry = self._clients.pop(target.name, None)
+        if entry is not None:
+            self._closing[entry[1]] = time.monotonic() + target.timeout_s
+
     def _client(self, target: Target) -> httpx.AsyncClient:
         entry = self._clients.get(target.name)
         if entry is None or entry[0] != target:
@@ -289,11 +301,13 @@ class Daemon:
             self.metrics.drift_baseline_suspect.labels(*series).set(1 if summary.suspect else 0)
             self.metrics.drift_arl0_target.labels(*series).set(summary.arl0_target_s)
 
-    async def _close_retired_clients(self) -> None:
-        """Close clients of targets that changed on reload (in-flight probes keep their own ref)."""
-        retired, self._closing = self._closing, set()
-        for client in retired:
-            await client.aclose()
+    async def _close_retired_clients(self, *, everything: bool = False) -> None:
+        """Close retired clients once no probe can still be using them (all of them on stop)."""
+        now = time.monotonic()
+        for client, after in list(self._closing.items()):
+            if everything or now >= after:
+                del self._closing[client]
+                await client.aclose()
 
     async def flush_state(self) -> None:
         if self.store is None or self.drift is None:
@@ -312,7 +326,7 @@ class Daemon:
         if cancelled:
             log.warning("daemon.drain_deadline", cancelled=cancelled)
         await self.flush_state()
-        await self._close_retired_clients()
+        await self._close_retired_clients(everything=True)
         for _, client in self._clients.values():
             await client.aclose()
         self._clients.clear()

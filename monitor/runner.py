@@ -173,10 +173,15 @@ class Runner:
         drift: DriftEngine,
         clients: Callable[[Target], httpx.AsyncClient],
         on_drift: Callable[[DriftEvent], None] | None = None,
+        on_timeout: Callable[[Target], None] | None = None,
     ) -> None:
         self.metrics, self.store, self.drift = metrics, store, drift
         self.clients = clients
         self.on_drift = on_drift
+        # Called after a timeout so the owner can rebuild the target's client: a deadline that
+        # fires while httpcore waits for a pool connection can leave that slot held for good
+        # (encode/httpcore#1093), and every later probe on the target would time out.
+        self.on_timeout = on_timeout
         self._limits: dict[str, asyncio.Semaphore] = {}
 
     def _limit(self, target: Target) -> asyncio.Semaphore:
@@ -233,7 +238,7 @@ class Runner:
     ) -> Result:
         async with self._limit(target):
             try:
-                return await execute_probe(
+                result = await execute_probe(
                     self.clients(target),
                     target,
                     suite,
@@ -241,6 +246,9 @@ class Runner:
                     run_id,
                     cutover_tokens=options.cutover_tokens,
                 )
+                if result.outcome is Outcome.TIMEOUT and self.on_timeout is not None:
+                    self.on_timeout(target)
+                return result
             except Exception as exc:  # a bug, not a provider failure: record it, never raise
                 self.metrics.internal_errors.inc()
                 log.error("probe.internal_error", error_type=type(exc).__name__, probe=probe.name)

@@ -59,6 +59,7 @@ class ProbeScheduler:
         )
         self._specs: dict[str, JobSpec] = {}
         self._in_flight: set[asyncio.Task[object]] = set()
+        self._closing = False
 
     def start(self) -> None:
         self._scheduler.start()
@@ -113,18 +114,22 @@ class ProbeScheduler:
     def _runner(self, key: str) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
             spec = self._specs.get(key)
-            if spec is None:
+            if spec is None or self._closing:  # a wakeup queued before shutdown starts nothing
                 return
             task = asyncio.ensure_future(spec.run())
+            # Tracked until the run itself ends: APScheduler cancels this wrapper on shutdown,
+            # and the shielded run must still be drained.
             self._in_flight.add(task)
-            try:
-                await asyncio.shield(task)
-            finally:
-                self._in_flight.discard(task)
+            task.add_done_callback(self._in_flight.discard)
+            await asyncio.shield(task)
 
         return run
 
     def _on_event(self, event: JobEvent) -> None:
+        if isinstance(event, JobExecutionEvent) and isinstance(
+            event.exception, asyncio.CancelledError
+        ):
+            return  # a drain cancelled it on purpose (shutdown), not a failure
         if isinstance(event, JobSubmissionEvent):
             if event.scheduled_run_times:
                 lag_s = (datetime.now(UTC) - event.scheduled_run_times[-1]).total_seconds()
@@ -146,12 +151,19 @@ class ProbeScheduler:
 
         Returns how many runs were still going at the deadline (they are cancelled).
         """
+        self._closing = True
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
-        pending = set(self._in_flight)
-        if not pending:
-            return 0
-        _, still = await asyncio.wait(pending, timeout=drain_timeout_s)
+        await asyncio.sleep(0)  # APScheduler 3 defers its shutdown to the loop; let it run
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + drain_timeout_s
+        still: set[asyncio.Task[object]] = set()
+        while self._in_flight:  # runs started by a wakeup already queued are drained too
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                still = set(self._in_flight)
+                break
+            await asyncio.wait(set(self._in_flight), timeout=remaining)
         for task in still:
             task.cancel()
         if still:

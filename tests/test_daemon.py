@@ -159,3 +159,26 @@ def test_config_path_is_required(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="cannot read file"):
         asyncio.run(Daemon(tmp_path / "missing.yaml").start(serve=False))
+
+
+async def test_timeout_rebuilds_the_target_client(daemon: Daemon, fleet: SimFleet) -> None:
+    """After a probe times out the target gets a fresh HTTP client (a wedged connection pool
+    cannot keep failing it), and the retired client is closed once no probe can still use it."""
+    await wait_for_results(daemon, 1)
+    target = next(t for t in daemon.loaded.config.targets if t.pool == "long-context")  # type: ignore[union-attr]
+    before = daemon._client(target)
+    fleet.set_fault("vllm-prod", "long-context", Fault("latency", rate=1.0, delay_s=30))
+    labels = {
+        "platform": "vllm-prod",
+        "pool": "long-context",
+        "model": "sim",
+        "suite": "core",
+        "outcome": "timeout",
+    }
+    async with asyncio.timeout(60):
+        while not daemon.registry.get_sample_value("canary_probe_runs_total", labels):
+            await asyncio.sleep(0.05)
+    assert daemon._client(target) is not before
+    assert before in daemon._closing
+    await daemon._close_retired_clients(everything=True)
+    assert before.is_closed
