@@ -71,6 +71,55 @@ class Target(Strict):
     # system_fingerprint), e.g. `x-served-by`; it is kept with the transcript automatically.
     identity_header: str | None = None
     api_key: SecretStr | None = Field(default=None, exclude=True)  # filled at load, never from YAML
+    # Cloud platforms. Bedrock signs with botocore's credential chain, Vertex uses google-auth;
+    # neither takes `credentials`. base_url defaults to the platform's regional endpoint.
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")  # bedrock_*
+    aws_profile: str | None = None  # a shared-config profile; None: env, IRSA, instance role
+    project: str | None = None  # vertex_*: the GCP project id
+    location: str | None = None  # vertex_*: e.g. us-east5, europe-west1
+    credentials_file: str | None = None  # vertex_*: service-account JSON; None: ADC
+    api_version: str | None = None  # azure_openai_chat: the `api-version` query parameter
+
+    @model_validator(mode="before")
+    @classmethod
+    def _platform_fields(cls, data: Any) -> Any:
+        """Bedrock needs `region`, Vertex `project` and `location`; they default `base_url`."""
+        if not isinstance(data, dict):
+            return data
+        api = str(data.get("api", ""))
+        if api.startswith("bedrock_"):
+            if data.get("region") is None:
+                raise ValueError(f"`region` is required for api {api}")
+            default = f"https://bedrock-runtime.{data['region']}.amazonaws.com/"
+        elif api.startswith("vertex_"):
+            if data.get("project") is None or data.get("location") is None:
+                raise ValueError(f"`project` and `location` are required for api {api}")
+            default = f"https://{data['location']}-aiplatform.googleapis.com/"
+        else:
+            return data
+        return data if data.get("base_url") is not None else {**data, "base_url": default}
+
+    @model_validator(mode="after")
+    def _fields_of_other_platforms(self) -> Target:
+        """A platform field on another platform's target is a mistake, not a no-op."""
+        owners = {
+            "region": "bedrock_",
+            "aws_profile": "bedrock_",
+            "project": "vertex_",
+            "location": "vertex_",
+            "credentials_file": "vertex_",
+            "api_version": "azure_openai_chat",
+        }
+        for name, prefix in owners.items():
+            if getattr(self, name) is not None and not self.api.startswith(prefix):
+                scope = prefix + "*" if prefix.endswith("_") else prefix
+                raise ValueError(f"`{name}` applies only to api {scope}, not {self.api}")
+        if self.credentials is not None and self.api.startswith(("bedrock_", "vertex_")):
+            raise ValueError(
+                f"api {self.api} authenticates with the cloud's own credentials; remove"
+                " `credentials`"
+            )
+        return self
 
     @field_validator("api")
     @classmethod

@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from monitor.providers import anthropic_messages, openai_chat
+from monitor.providers import (
+    anthropic_messages,
+    azure_openai,
+    bedrock,
+    openai_chat,
+    openai_responses,
+    vertex,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -22,4 +29,10 @@ CompleteFn = Callable[["httpx.AsyncClient", "Target", "ProbeRequest"], Awaitable
 PROVIDERS: dict[str, CompleteFn] = {
     "openai_chat": openai_chat.complete,
     "anthropic_messages": anthropic_messages.complete,
+    "openai_responses": openai_responses.complete,
+    "azure_openai_chat": azure_openai.complete,
+    "bedrock_converse": bedrock.complete,
+    "bedrock_invoke": bedrock.complete_invoke,
+    "vertex_anthropic": vertex.complete_anthropic,
+    "vertex_gemini": vertex.complete_gemini,
 }

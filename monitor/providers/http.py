@@ -110,6 +110,7 @@ async def post_json(
     rate_limit_statuses: frozenset[int] = frozenset({429}),
     auth: httpx.Auth | None = None,
     error_type_header: str | None = None,
+    chunk_marks: list[tuple[int, float]] | None = None,
 ) -> tuple[httpx.Response, bytes, float]:
     """POST `body` and return (response, body bytes, wall seconds) for a 2xx, or raise.
 
@@ -118,6 +119,8 @@ async def post_json(
     ProviderProtocolError (body over the size cap or not decodable). `auth` signs the request
     (SigV4, OAuth); `error_type_header` names a header carrying the error type (AWS's
     `x-amzn-ErrorType: ThrottlingException:...`), which then prefixes the summary.
+    `chunk_marks` collects (bytes so far, seconds since the request) per body chunk, from
+    which a streamed reply's time to first token is read.
     """
     started = time.perf_counter()
     try:
@@ -125,7 +128,9 @@ async def post_json(
             async with client.stream(
                 "POST", path, json=body, headers=headers, auth=auth
             ) as response:
-                content = await _read_capped(response, target.max_response_bytes)
+                content = await _read_capped(
+                    response, target.max_response_bytes, chunk_marks, started
+                )
     except (TimeoutError, httpx.TimeoutException) as exc:
         raise ProviderTimeout(f"no complete reply within {target.timeout_s:g} s") from exc
     except httpx.DecodingError as exc:
@@ -151,7 +156,12 @@ async def post_json(
     raise ProviderHTTPError(message, status_code=response.status_code, body=text)
 
 
-async def _read_capped(response: httpx.Response, cap: int) -> bytes:
+async def _read_capped(
+    response: httpx.Response,
+    cap: int,
+    marks: list[tuple[int, float]] | None = None,
+    started: float = 0.0,
+) -> bytes:
     """The decoded body, at most `cap` bytes: over it a 2xx is an error, an error body is cut."""
     declared = response.headers.get("Content-Length", "")
     if response.is_success and declared.isdigit() and int(declared) > cap:
@@ -170,6 +180,8 @@ async def _read_capped(response: httpx.Response, cap: int) -> bytes:
             chunks.append(chunk[: len(chunk) - (size - cap)])
             break
         chunks.append(chunk)
+        if marks is not None:
+            marks.append((size, time.perf_counter() - started))
     return b"".join(chunks)
 
 

@@ -13,7 +13,16 @@ from typing import Any, Literal
 
 from monitor.types import Message
 
-Api = Literal["openai_chat", "anthropic_messages"]
+Api = Literal[
+    "openai_chat",
+    "anthropic_messages",
+    "bedrock_converse",
+    "bedrock_invoke",
+    "vertex_anthropic",
+    "vertex_gemini",
+    "openai_responses",
+    "azure_openai_chat",
+]
 ErrorKind = Literal[
     "invalid_request",
     "authentication",
@@ -95,3 +104,4 @@ class WireFormat:
     new_id: Callable[[], str]
     essential_key: str  # the key a "wrong shape" malformed body leaves out
     request_id_header: str
+    error_headers: Callable[[SimError], dict[str, str]] | None = None  # e.g. x-amzn-ErrorType

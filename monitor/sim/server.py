@@ -1,9 +1,10 @@
 """The simulated fleet: one aiohttp server on loopback serving every (platform, pool).
 
 A target's base URL is `http://HOST:PORT/<platform>/<pool>/`; each pool speaks one wire API
-at `v1/chat/completions` (OpenAI) or `v1/messages` (Anthropic). The daemon cannot tell it
-from a real endpoint: the point is to test the whole path (HTTP, parsing, detectors, drift,
-alerts) against faults we inject and therefore know the truth about.
+at its vendor's path (`wires.ROUTES`: OpenAI, Anthropic, Bedrock, Vertex, Responses, Azure)
+and checks authentication the way that platform does (`cloud.authenticate`). The daemon
+cannot tell it from a real endpoint: the point is to test the whole path (HTTP, parsing,
+detectors, drift, alerts) against faults we inject and therefore know the truth about.
 """
 
 from __future__ import annotations
@@ -13,22 +14,22 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp import web
 
-from monitor.sim import control, transport
+from monitor.sim import cloud, control, transport
 from monitor.sim.answers import AnswerBook
-from monitor.sim.anthropic_wire import ANTHROPIC_MESSAGES
+from monitor.sim.aws_sigv4 import SigV4Verifier
 from monitor.sim.faults import Fault, FaultTable, Plan
 from monitor.sim.generate import generate
-from monitor.sim.openai_wire import OPENAI_CHAT
+from monitor.sim.google_oauth import OAuthIssuer
 from monitor.sim.records import Api, ChatRequest, SimError, WireFormat
+from monitor.sim.wires import ROUTES, WIRES
 
 AFFINITY_HEADER = "X-Canary-Affinity"
 Handler = Callable[[web.Request], Awaitable[web.Response]]
-WIRES: dict[str, WireFormat] = {w.api: w for w in (OPENAI_CHAT, ANTHROPIC_MESSAGES)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,7 @@ class SimBackend:
     pool: str
     api: Api
     models: Sequence[str] = ()
+    region: str = ""  # bedrock: the SigV4 scope region; empty means the pool name
 
     @classmethod
     def parse(cls, spec: str) -> SimBackend:
@@ -60,12 +62,15 @@ class SimFleet:
         *,
         seed: int = 0,
         api_key: str | None = None,
+        aws: SigV4Verifier | None = None,
+        oauth: OAuthIssuer | None = None,
     ) -> None:
         self.backends = {(b.platform, b.pool): b for b in backends}
         self.book = answer_book if answer_book is not None else AnswerBook()
         self.faults = FaultTable(seed)
         self.seed = seed
         self.api_key = api_key
+        self.aws, self.oauth = aws, oauth
         self.host = "127.0.0.1"
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -109,9 +114,10 @@ class SimFleet:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
-        for wire, path in ((OPENAI_CHAT, "chat/completions"), (ANTHROPIC_MESSAGES, "messages")):
-            app.router.add_post(f"/{{platform}}/{{pool}}/v1/{path}", self._handler(wire))
+        for wire, path in ROUTES:
+            app.router.add_post(f"/{{platform}}/{{pool}}/{path}", self._handler(wire))
         app.router.add_routes(control.routes(self))
+        app.router.add_routes(cloud.routes(self))
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -139,7 +145,8 @@ class SimFleet:
         return handle
 
     def _error(self, wire: WireFormat, error: SimError, request_id: str) -> web.Response:
-        headers = {wire.request_id_header: request_id, **error.headers}
+        extra = wire.error_headers(error) if wire.error_headers is not None else {}
+        headers = {wire.request_id_header: request_id, **extra, **error.headers}
         body = wire.render_error(error, request_id)
         return web.json_response(body, status=error.status, headers=headers)
 
@@ -150,8 +157,11 @@ class SimFleet:
         try:
             if backend is None or backend.api != wire.api:
                 raise SimError(404, "not_found", f"Unknown platform/pool {platform}/{pool}.")
-            transport.check_auth(self.api_key, request.headers, wire)
-            chat = wire.parse(transport.parse_json(await request.read()))
+            raw = await request.read()
+            cloud.authenticate(self, request, wire, backend, raw)
+            chat = wire.parse(transport.parse_json(raw))
+            if "model" in request.match_info:
+                chat = replace(chat, model=request.match_info["model"])
             if backend.models and chat.model not in backend.models:
                 raise SimError(
                     404,
@@ -206,9 +216,11 @@ async def run_fleet(
     port: int = 0,
     seed: int = 0,
     api_key: str | None = None,
+    aws: SigV4Verifier | None = None,
+    oauth: OAuthIssuer | None = None,
 ) -> AsyncIterator[SimFleet]:
     """Serve a fleet for the duration of the block; `fleet.base_url(platform, pool)` to probe."""
-    fleet = SimFleet(backends, answer_book, seed=seed, api_key=api_key)
+    fleet = SimFleet(backends, answer_book, seed=seed, api_key=api_key, aws=aws, oauth=oauth)
     await fleet.start(host, port)
     try:
         yield fleet

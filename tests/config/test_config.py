@@ -15,8 +15,24 @@ TESTDATA = Path(__file__).parent / "testdata"
 
 CASES = [
     (
+        "invalid-platform-field.yaml",
+        "invalid-platform-field.yaml:2: targets[0]: `region` applies only to api bedrock_*, not openai_chat",
+    ),
+    (
+        "invalid-cloud-credentials.yaml",
+        "invalid-cloud-credentials.yaml:2: targets[0]: api bedrock_converse authenticates with the cloud's own credentials; remove `credentials`",
+    ),
+    (
+        "invalid-bedrock-region.yaml",
+        "invalid-bedrock-region.yaml:2: targets[0]: `region` is required for api bedrock_converse",
+    ),
+    (
+        "invalid-vertex-project.yaml",
+        "invalid-vertex-project.yaml:2: targets[0]: `project` and `location` are required for api vertex_gemini",
+    ),
+    (
         "invalid-api.yaml",
-        "invalid-api.yaml:4: targets[0].api: unknown api 'grpc_magic'; known: anthropic_messages, openai_chat",
+        "invalid-api.yaml:4: targets[0].api: unknown api 'grpc_magic'; known: anthropic_messages, azure_openai_chat, bedrock_converse, bedrock_invoke, openai_chat, openai_responses, vertex_anthropic, vertex_gemini",
     ),
     (
         "invalid-base-url.yaml",

@@ -1,0 +1,129 @@
+"""OpenAI Responses API (`POST v1/responses`).
+
+`target.base_url` is the server root without `/v1`; see `http.api_path`. The system prompt is
+`instructions`; `store: false` so probes leave nothing behind. The API has no seed or stop
+sequences: those probe settings are not sent. The finish reason comes from `status` and
+`incomplete_details.reason` (`max_output_tokens` is a length stop); text is every
+`output_text` part of every `message` item (reasoning items are skipped).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from monitor.config import Target
+from monitor.errors import ProviderProtocolError
+from monitor.providers.http import (
+    api_path,
+    finish_reply,
+    json_object,
+    optional,
+    post_json,
+    required,
+    summarise_error,
+)
+from monitor.providers.openai_chat import build_headers
+from monitor.types import FinishReason, ProbeRequest, Reply, TokenLogprob
+
+PATH = "v1/responses"
+INCOMPLETE_REASONS: dict[str, FinishReason] = {
+    "max_output_tokens": FinishReason.LENGTH,
+    "content_filter": FinishReason.CONTENT_FILTER,
+}
+
+
+def build_body(target: Target, request: ProbeRequest) -> dict[str, Any]:
+    """The JSON request; optional fields only when the probe sets them."""
+    body: dict[str, Any] = {
+        "model": target.wire_model,
+        "input": [{"role": m.role, "content": m.content} for m in request.messages],
+        "max_output_tokens": request.max_tokens,
+        "temperature": request.temperature,
+        "store": False,
+    }
+    if request.system is not None:
+        body["instructions"] = request.system
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
+    if request.top_logprobs is not None:
+        body["top_logprobs"] = request.top_logprobs
+        body["include"] = ["message.output_text.logprobs"]
+    if request.json_mode:
+        body["text"] = {"format": {"type": "json_object"}}
+    return body
+
+
+async def complete(client: httpx.AsyncClient, target: Target, request: ProbeRequest) -> Reply:
+    """Send one probe and return the normalised reply; raises only `ProviderError`s."""
+    response, content, latency_s = await post_json(
+        client,
+        target,
+        api_path(target, PATH),
+        build_body(target, request),
+        build_headers(target, request),
+    )
+    return finish_reply(parse, target, response, content, latency_s)
+
+
+def parse(content: bytes) -> Reply:
+    """The reply in a Response object (no HTTP fields); ProviderProtocolError if malformed."""
+    doc = json_object(content)
+    if doc.get("error") is not None:
+        raise ProviderProtocolError(f"error body on a 2xx: {summarise_error(content)}")
+    status = required(doc, "status", str, "")
+    if status not in ("completed", "incomplete"):
+        raise ProviderProtocolError(f"status is {status!r}, not 'completed' or 'incomplete'")
+    texts: list[str] = []
+    logprobs: list[TokenLogprob] = []
+    seen_logprobs = False
+    for i, item in enumerate(required(doc, "output", list, "")):
+        if not isinstance(item, dict):
+            raise ProviderProtocolError(f"output[{i}] is not an object")
+        if optional(item, "type", str, f"output[{i}].") != "message":
+            continue
+        for j, part in enumerate(required(item, "content", list, f"output[{i}].")):
+            where = f"output[{i}].content[{j}]"
+            if not isinstance(part, dict):
+                raise ProviderProtocolError(f"{where} is not an object")
+            if required(part, "type", str, f"{where}.") != "output_text":
+                continue
+            texts.append(required(part, "text", str, f"{where}."))
+            entries = optional(part, "logprobs", list, f"{where}.")
+            if entries:
+                seen_logprobs = True
+                logprobs.extend(_entry(e, f"{where}.logprobs[{k}]") for k, e in enumerate(entries))
+    details = optional(doc, "incomplete_details", dict, "") or {}
+    reason = optional(details, "reason", str, "incomplete_details.")
+    if status == "completed":
+        finish, raw = FinishReason.STOP, status
+    else:
+        finish = INCOMPLETE_REASONS.get(reason or "", FinishReason.OTHER)
+        raw = reason or status
+    usage = optional(doc, "usage", dict, "") or {}
+    return Reply(
+        text="".join(texts),
+        finish_reason=finish,
+        raw_finish_reason=raw,
+        model=optional(doc, "model", str, ""),
+        response_id=optional(doc, "id", str, ""),
+        input_tokens=optional(usage, "input_tokens", int, "usage."),
+        output_tokens=optional(usage, "output_tokens", int, "usage."),
+        logprobs=tuple(logprobs) if seen_logprobs else None,
+    )
+
+
+def _entry(entry: Any, where: str) -> TokenLogprob:
+    token, logprob = _token(entry, where)
+    alternatives = optional(entry, "top_logprobs", list, f"{where}.") or []
+    top = tuple(_token(alt, f"{where}.top_logprobs[{j}]") for j, alt in enumerate(alternatives))
+    return TokenLogprob(token=token, logprob=logprob, top=top)
+
+
+def _token(entry: Any, where: str) -> tuple[str, float]:
+    if not isinstance(entry, dict):
+        raise ProviderProtocolError(f"{where} is not an object")
+    return required(entry, "token", str, f"{where}."), required(
+        entry, "logprob", float, f"{where}."
+    )

@@ -1,0 +1,39 @@
+"""Which wire format each route speaks: the simulator's dispatch table.
+
+Paths are under `/<platform>/<pool>/`; a `{model}` in the path names the model, as the cloud
+platforms do. A backend's `api` picks its wire format; a request on another API's path is 404.
+"""
+
+from __future__ import annotations
+
+from monitor.sim.anthropic_wire import ANTHROPIC_MESSAGES
+from monitor.sim.bedrock_wire import BEDROCK_CONVERSE, BEDROCK_INVOKE
+from monitor.sim.openai_wire import OPENAI_CHAT
+from monitor.sim.records import WireFormat
+from monitor.sim.responses_wire import AZURE_OPENAI_CHAT, OPENAI_RESPONSES
+from monitor.sim.vertex_wire import VERTEX_ANTHROPIC, VERTEX_GEMINI
+
+WIRES: dict[str, WireFormat] = {
+    w.api: w
+    for w in (
+        OPENAI_CHAT,
+        ANTHROPIC_MESSAGES,
+        BEDROCK_CONVERSE,
+        BEDROCK_INVOKE,
+        VERTEX_ANTHROPIC,
+        VERTEX_GEMINI,
+        OPENAI_RESPONSES,
+        AZURE_OPENAI_CHAT,
+    )
+}
+_VERTEX = "v1/projects/{project}/locations/{location}/publishers"
+ROUTES: tuple[tuple[WireFormat, str], ...] = (
+    (OPENAI_CHAT, "v1/chat/completions"),
+    (ANTHROPIC_MESSAGES, "v1/messages"),
+    (BEDROCK_CONVERSE, "model/{model}/converse"),
+    (BEDROCK_INVOKE, "model/{model}/invoke"),
+    (VERTEX_ANTHROPIC, _VERTEX + "/anthropic/models/{model}:rawPredict"),
+    (VERTEX_GEMINI, _VERTEX + "/google/models/{model}:generateContent"),
+    (OPENAI_RESPONSES, "v1/responses"),
+    (AZURE_OPENAI_CHAT, "openai/deployments/{model}/chat/completions"),
+)
