@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -148,6 +149,8 @@ def _replay(config: Path) -> int:
     except LineError as exc:
         print(f"canary replay: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except BrokenPipeError:  # `canary replay ... | head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return EXIT_OK
 
 

@@ -231,7 +231,7 @@ class DriftConfig(Strict):
     false_pages_per_week: float = Field(default=1.0, gt=0)
     baseline_failure_rate: float | None = Field(default=None, gt=0, lt=0.5)  # known: no learning
     design_failure_rate: float | None = Field(default=None, gt=0, lt=1)  # one more bank member
-    tolerance: float = Field(default=1.0, ge=1, le=4)
+    tolerance: float = Field(default=1.25, ge=1, le=4)
     confidence: float = Field(default=0.9, ge=0.5, lt=1)
     warmup_min_s: float = Field(default=86_400.0, ge=0)
     warmup_max_s: float = Field(default=604_800.0, gt=0)

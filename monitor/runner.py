@@ -337,6 +337,4 @@ class Runner:
         self.metrics.drift_ratio.labels(*series).set(min(state.ratio, 2.0))
         self.metrics.drift_alarm.labels(*series).set(1 if state.alarmed else 0)
         self.metrics.drift_divergence_ratio.labels(*series).set(min(state.divergence_ratio, 2.0))
-        self.metrics.drift_divergence_alarm.labels(*series).set(
-            1 if state.div_latch.alarmed else 0
-        )
+        self.metrics.drift_divergence_alarm.labels(*series).set(1 if state.div_latch.alarmed else 0)

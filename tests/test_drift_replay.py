@@ -163,24 +163,53 @@ async def test_store_exports_the_replay_stream(tmp_path: Path) -> None:
     from monitor.types import Check, Outcome, Result
 
     store = SQLiteStore(tmp_path / "c.db", retention_passed_days=1, retention_failed_days=2)
-    base = dict(run_id="r", platform="p", pool="q", model="m", suite="core", suite_version=3,
-                probe="x", api="openai_chat", latency_s=0.1)
-    await store.write(Result(id="1", started_at=10.0, outcome=Outcome.PASSED, **base,  # type: ignore[arg-type]
-                             checks=(Check("ka", True, 1.0), Check("len", True, 0.9))))
-    await store.write(Result(id="2", started_at=20.0, outcome=Outcome.FAILED, **base,  # type: ignore[arg-type]
-                             checks=(Check("ka", False, 0.0), Check("len", True, 1.0))))
+    base = dict(
+        run_id="r",
+        platform="p",
+        pool="q",
+        model="m",
+        suite="core",
+        suite_version=3,
+        probe="x",
+        api="openai_chat",
+        latency_s=0.1,
+    )
+    await store.write(
+        Result(
+            id="1",
+            started_at=10.0,
+            outcome=Outcome.PASSED,
+            **base,  # type: ignore[arg-type]
+            checks=(Check("ka", True, 1.0), Check("len", True, 0.9)),
+        )
+    )
+    await store.write(
+        Result(
+            id="2",
+            started_at=20.0,
+            outcome=Outcome.FAILED,
+            **base,  # type: ignore[arg-type]
+            checks=(Check("ka", False, 0.0), Check("len", True, 1.0)),
+        )
+    )
     await store.write(Result(id="3", started_at=30.0, outcome=Outcome.TIMEOUT, **base))  # type: ignore[arg-type]
     lines = await store.export_outcomes()
     await store.close()
     assert [(row["t"], row["detector"]) for row in lines] == [
-        (10.0, "ka"), (10.0, "len"), (20.0, "ka"), (20.0, "len"), (30.0, "probe_error")
+        (10.0, "ka"),
+        (10.0, "len"),
+        (20.0, "ka"),
+        (20.0, "len"),
+        (30.0, "probe_error"),
     ]
     assert lines[2]["passed"] is False and lines[4]["outcome"] == "timeout"
     parsed = parse(json.dumps(row) for row in lines)
     observed = {}
     for i, s in enumerate(parsed.series):
         rows = parsed.index == i
-        observed[s[4]] = sorted(zip(parsed.t[rows].tolist(), parsed.failed[rows].tolist()))
+        observed[s[4]] = sorted(
+            zip(parsed.t[rows].tolist(), parsed.failed[rows].tolist(), strict=True)
+        )
     assert observed[PROBE_ERROR] == [(10.0, 0), (20.0, 0), (30.0, -1), (30.0, 1)]
     assert observed[ANY_CHECK] == [(10.0, 0), (20.0, 1), (30.0, -1)]
     assert observed["ka"] == [(10.0, 0), (20.0, 1)]

@@ -3,10 +3,10 @@
 Members are log-spaced in the post-change rate (research note 4.1): p1 = 2, 8 and 50 times the
 design baseline, plus p1 = 0.5, because the size of a real shift is unknown. Each member's
 threshold is exact for its share: the series' ARL0 target divided among members with a joint
-factor (min(K, 3), checked by Monte Carlo: a bank of K members each at 3x the bank target has
-an ARL0 near the target, because members alarm on the same excursions). Thresholds are
-calibrated at `tolerance` times the design baseline, so a baseline that is that much off still
-keeps the budget.
+factor (min(K, 2): members alarm on the same excursions, so K members at 2x the bank's target
+and the upper-bound design keep the bank inside it; the benchmark measures the fleet at about
+0.4 of its budget). The smallest member is calibrated at `tolerance` times the design baseline,
+so a baseline that much off, or a diurnal swing that large, still keeps the budget.
 
 Calibrations are cached on a 1 % grid of rates (rounded up, so the grid is conservative) and a
 5 % grid of ARL0 targets (rounded up): a fleet of hundreds of series with drifting baselines
@@ -27,7 +27,7 @@ from monitor.drift.scores import calibrate_scores
 
 RATIOS = (2.0, 8.0, 50.0)
 ABSOLUTE = 0.5
-MAX_FACTOR = 3.0
+MAX_FACTOR = 2.0
 SMALLEST_WEIGHT = 2.0
 RATE_GRID = 0.01
 ARL_GRID = 0.05
@@ -77,18 +77,28 @@ def recovery_top(unit: float, recovery_probes: float) -> int:
     return max(1, math.ceil(math.log(max(recovery_probes, math.e)) / unit))
 
 
-def binary_designs(p_base: float, tolerance: float, extra: float | None) -> list[tuple[str, float]]:
-    """(name, p1) of the bank members for a design baseline; the null is tolerance * p_base."""
-    null = tolerance * p_base
-    members = [(f"x{r:g}", r * p_base) for r in RATIOS if 1.2 * null < r * p_base < 0.9 * ABSOLUTE]
-    if null * 1.2 < ABSOLUTE:
-        members.append(("abs", ABSOLUTE))
+def binary_designs(
+    p_base: float, tolerance: float, extra: float | None
+) -> list[tuple[str, float, float]]:
+    """(name, null, p1) of the bank members for a design baseline p_base.
+
+    The smallest member (x2) takes `tolerance * p_base` as its null: it is the member a
+    baseline error or a diurnal swing moves (its false-alarm rate grows like p^12, the x8
+    member's like p^4), so it alone is calibrated to keep the budget up to that factor.
+    """
+    members = []
+    for r in RATIOS:
+        null = (tolerance if r == RATIOS[0] else 1.0) * p_base
+        if 1.2 * null < r * p_base < 0.9 * ABSOLUTE:
+            members.append((f"x{r:g}", null, r * p_base))
+    if p_base * 1.2 < ABSOLUTE:
+        members.append(("abs", p_base, ABSOLUTE))
     if (
         extra is not None
-        and null * 1.2 < extra < 1
-        and all(abs(p / extra - 1) > 0.1 for _, p in members)
+        and p_base * 1.2 < extra < 1
+        and all(abs(p / extra - 1) > 0.1 for _, _, p in members)
     ):
-        members.append(("design", extra))
+        members.append(("design", p_base, extra))
     return members
 
 
@@ -183,7 +193,7 @@ def _score_slots(
 
 
 def joint_factor(members: int) -> float:
-    """Each of K members gets ARL0 * min(K, 3): see the module docstring."""
+    """Each of K members gets ARL0 * min(K, 2): see the module docstring."""
     return min(float(members), MAX_FACTOR)
 
 

@@ -1,4 +1,5 @@
-"""Adaptive probing: which jobs run fast, within each platform's budget, and the reschedule."""
+"""Adaptive probing (monitor/pacing.py): which jobs run fast, within each platform's budget, and the
+scheduler's reschedule."""
 
 from __future__ import annotations
 
