@@ -27,6 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="the daemon: schedule every (target, suite), serve /metrics")
     run.add_argument("--config", required=True, type=Path)
+    run.add_argument(
+        "--web.config.file",
+        dest="web_config",
+        type=Path,
+        default=None,
+        help="exporter-toolkit web config: TLS, basic or bearer auth (wins over"
+        " server.web_config_file)",
+    )
 
     once = sub.add_parser("once", help="one pass now; exit 1 if a check failed")
     once.add_argument("--config", required=True, type=Path)
@@ -80,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(level, json=fmt)
     try:
         if args.command == "run":
-            return _run(args.config)
+            return _run(args.config, args.web_config)
         if args.command == "once":
             from monitor.once import run_once
 
@@ -111,10 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_USAGE
 
 
-def _run(config: Path) -> int:
+def _run(config: Path, web_config: Path | None) -> int:
     from monitor.daemon import Daemon
 
-    asyncio.run(Daemon(config).run_forever())
+    asyncio.run(Daemon(config, web_config_path=web_config).run_forever())
     return EXIT_OK
 
 

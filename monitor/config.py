@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
+import regex
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from monitor.errors import ConfigError, ConfigProblem
@@ -19,6 +20,7 @@ from monitor.probes import ProbeSuite, load_suite
 from monitor.yamlsource import SourceDocument, load_document, validate
 
 Label = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")]
+STORE_URL_PATTERN = r"^(sqlite:///.+|postgres(ql)?://.+)"
 
 
 class Credentials(Strict):
@@ -79,6 +81,9 @@ class Target(Strict):
     location: str | None = None  # vertex_*: e.g. us-east5, europe-west1
     credentials_file: str | None = None  # vertex_*: service-account JSON; None: ADC
     api_version: str | None = None  # azure_openai_chat: the `api-version` query parameter
+    # The context window this target serves (prompt + reply, tokens); probes estimated to
+    # need more are skipped with a reason rather than failed. None: not enforced.
+    max_context_tokens: int | None = Field(default=None, ge=64)
 
     @model_validator(mode="before")
     @classmethod
@@ -184,12 +189,19 @@ class SuiteBinding(Strict):
     context_cutover_tokens: int | None = Field(default=None, ge=64)
     # > 0: send each probe alone, then `burst` copies at once, and compare (batch-size faults).
     burst: int = Field(default=0, ge=0, le=64)
+    # true/false: stream (or not) every probe of the suite on these targets, whatever the
+    # probe files say; unset: each probe's own `params.stream`.
+    stream: bool | None = None
 
 
 class StoreConfig(Strict):
-    """Where results live; `sqlite:///relative.db` or `sqlite:////absolute.db`."""
+    """Where results live: `sqlite:///relative.db`, `sqlite:////absolute.db`, or a PostgreSQL
+    DSN `postgresql://user:password@host/db` for N replicas. A DSN carries a password: give it
+    as `${ENV}` or in `url_file` (a Kubernetes Secret), never inline in a committed file."""
 
-    url: str = Field(default="sqlite:///canary.db", pattern=r"^sqlite:///.+")
+    url: str = Field(default="sqlite:///canary.db", pattern=STORE_URL_PATTERN)
+    url_file: str | None = None  # the URL in a file, relative to this config (read at load)
+    pool_size: int = Field(default=4, ge=1, le=64)  # PostgreSQL connections per replica
     retention_passed_days: float = Field(default=7.0, gt=0)
     retention_failed_days: float = Field(default=90.0, gt=0)
 
@@ -197,6 +209,32 @@ class StoreConfig(Strict):
     def _failures_outlive_passes(self) -> StoreConfig:
         if self.retention_failed_days < self.retention_passed_days:
             raise ValueError("`retention_failed_days` must be >= `retention_passed_days`")
+        if self.url_file is not None and "url" in self.model_fields_set:
+            raise ValueError("set `url` or `url_file`, not both")
+        return self
+
+    @property
+    def postgres(self) -> bool:
+        return self.url.startswith(("postgresql://", "postgres://"))
+
+
+class ClusterConfig(Strict):
+    """N replicas sharing a PostgreSQL store split the models between them (monitor/shard/).
+
+    Each replica renews a membership lease and one lease per model it probes every
+    `heartbeat_s`; a replica that stops renewing loses them after `lease_ttl_s`, and the
+    survivors take its models over within `lease_ttl_s + heartbeat_s`."""
+
+    enabled: bool = False
+    # This replica's name (a metric label); default: $POD_NAME, else the host name.
+    replica_id: Label | None = None
+    lease_ttl_s: float = Field(default=15.0, gt=0)
+    heartbeat_s: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _renew_before_expiry(self) -> ClusterConfig:
+        if self.lease_ttl_s < 2 * self.heartbeat_s:
+            raise ValueError("`lease_ttl_s` must be >= 2 x `heartbeat_s` (one missed heartbeat)")
         return self
 
 
@@ -206,6 +244,11 @@ class ServerConfig(Strict):
     listen_address: str = "127.0.0.1"
     port: int = Field(default=9471, ge=0, le=65535)
     drain_timeout_s: float = Field(default=30.0, gt=0)
+    # An exporter-toolkit web config (TLS, basic/bearer auth; docs/security.md), relative to
+    # this file; `canary run --web.config.file` wins over it. Read at start, then on change.
+    web_config_file: str | None = None
+    # false: /api/v1/results* (stored transcripts) answer 404; set at start.
+    api_results: bool = True
 
 
 class AdaptiveConfig(Strict):
@@ -275,6 +318,7 @@ class Config(Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
     defaults: TargetDefaults = Field(default_factory=TargetDefaults)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -336,7 +380,11 @@ def load_config(path: Path) -> LoadedConfig:
     targets = [
         _with_secret(doc, index, t, base, problems) for index, t in enumerate(config.targets)
     ]
+    targets = [
+        _with_credentials_file(doc, index, t, base, problems) for index, t in enumerate(targets)
+    ]
     config = config.model_copy(update={"targets": targets})
+    config = _store_and_cluster(doc, config, base, problems)
     suites: dict[str, ProbeSuite] = {}
     names: dict[str, str] = {}
     for index, binding in enumerate(config.suites):
@@ -377,3 +425,56 @@ def _with_secret(
         problems.append(doc.problem(("targets", index, "credentials"), str(exc)))
         return target
     return target.model_copy(update={"api_key": secret})
+
+
+def _with_credentials_file(
+    doc: SourceDocument, index: int, target: Target, base: Path, problems: list[ConfigProblem]
+) -> Target:
+    """`credentials_file` relative to the config's directory, made absolute (the daemon's
+    working directory may be anywhere); it must be readable at load, not at the first probe."""
+    if target.credentials_file is None:
+        return target
+    path = base / target.credentials_file  # an absolute path stays as written
+    try:
+        path.read_bytes()
+    except OSError as exc:
+        problems.append(
+            doc.problem(
+                ("targets", index, "credentials_file"), f"cannot read {path}: {exc.strerror}"
+            )
+        )
+        return target
+    return target.model_copy(update={"credentials_file": str(path.absolute())})
+
+
+def _store_and_cluster(
+    doc: SourceDocument, config: Config, base: Path, problems: list[ConfigProblem]
+) -> Config:
+    """Read `store.url_file`; cluster mode needs a PostgreSQL store."""
+    store = config.store
+    if store.url_file is not None:
+        path = base / store.url_file
+        try:
+            url = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            problems.append(
+                doc.problem(("store", "url_file"), f"cannot read {path}: {exc.strerror}")
+            )
+            return config
+        if not regex.match(STORE_URL_PATTERN, url):  # never echo the file: it holds a password
+            problems.append(
+                doc.problem(
+                    ("store", "url_file"), f"{path} does not hold a sqlite:/// or postgresql:// URL"
+                )
+            )
+            return config
+        store = store.model_copy(update={"url": url})
+        config = config.model_copy(update={"store": store})
+    if config.cluster.enabled and not store.postgres:
+        problems.append(
+            doc.problem(
+                ("cluster", "enabled"),
+                "cluster mode needs a PostgreSQL store (store.url: postgresql://...)",
+            )
+        )
+    return config

@@ -14,7 +14,7 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import structlog
@@ -30,7 +30,12 @@ from monitor.probes import ProbeSuite
 from monitor.providers.http import build_client
 from monitor.runner import DriftEvent, Runner, SuiteOptions
 from monitor.scheduler import JobSpec, ProbeScheduler
-from monitor.store import Store, open_store
+from monitor.servable import Skipped, servable
+from monitor.store import POSTGRES_SCHEMES, Store, open_store
+from monitor.webauth import WebConfigWatcher
+
+if TYPE_CHECKING:
+    from monitor.shard.role import ShardRole
 
 log = structlog.get_logger("canary.daemon")
 
@@ -79,8 +84,10 @@ class Daemon:
         *,
         registry: CollectorRegistry | None = None,
         on_drift: Callable[[DriftEvent], None] | None = None,
+        web_config_path: Path | None = None,
     ) -> None:
         self.config_path = config_path
+        self.web_config_path = web_config_path  # --web.config.file; wins over the config's
         self.on_drift = on_drift
         self.registry = registry or CollectorRegistry()
         self.metrics = Metrics(self.registry)
@@ -91,7 +98,9 @@ class Daemon:
         self.scheduler = ProbeScheduler(self.metrics)
         self.jobs: list[Job] = []
         self.pacer: Pacer | None = None
+        self.shard_role: ShardRole | None = None  # cluster mode only
         self._clients: dict[str, tuple[Target, httpx.AsyncClient]] = {}
+        self.skipped: dict[tuple[str, str], tuple[Skipped, ...]] = {}
         self._started = False
         self._stopping = asyncio.Event()
         self._reload_lock = asyncio.Lock()
@@ -123,6 +132,13 @@ class Daemon:
                     "concurrency": target.concurrency,
                     "labels": dict(target.labels),
                     "suites": suites,
+                    "skipped": [
+                        {"suite": suite, "probe": s.probe, "capability": s.capability,
+                         "reason": s.reason}
+                        for (name, suite), skips in self.skipped.items()
+                        if name == target.name
+                        for s in skips
+                    ],
                 }
             )
         return out
@@ -132,6 +148,10 @@ class Daemon:
             return False, "starting"
         if self._stopping.is_set():
             return False, "shutting down"
+        if self.runner is not None and self.runner.store_write_failing:
+            # Still ready: probing, /metrics and alerts work; not ready would only hide the
+            # scrape target (and with it CanaryStoreWriteErrors) behind CanaryMonitorDown.
+            return True, "degraded: store writes failing (disk full or read-only?)"
         return True, "ok"
 
     async def reload(self) -> tuple[bool, str]:
@@ -152,14 +172,16 @@ class Daemon:
     async def start(self, *, serve: bool = True) -> None:
         """Load config (raises ConfigError), open the store, restore drift state, start jobs."""
         loaded = load_config(self.config_path)
+        web_config = self._web_config(loaded) if serve else None
         store_cfg = loaded.config.store
         url = store_cfg.url
-        if not url.startswith("sqlite:////"):  # relative sqlite paths are relative to the config
+        if not url.startswith(("sqlite:////", *POSTGRES_SCHEMES)):  # relative to the config
             url = "sqlite:///" + str(loaded.base_dir / url.removeprefix("sqlite:///"))
         self.store = open_store(
             url,
             retention_passed_days=store_cfg.retention_passed_days,
             retention_failed_days=store_cfg.retention_failed_days,
+            pool_size=store_cfg.pool_size,
         )
         self.drift = DriftEngine(config=loaded.config.drift)
         self.pacer = Pacer(loaded.config.drift.adaptive)
@@ -171,9 +193,10 @@ class Daemon:
             on_drift=self.on_drift,
             on_timeout=self._retire_client,
         )
+        self.shard_role = self._shard_role(loaded)
         self._apply(loaded)
-        try:
-            snapshot = await self.store.load_state(DRIFT_STATE_KEY)
+        try:  # cluster mode: each shard's state is loaded when its lease is taken
+            snapshot = None if self.shard_role else await self.store.load_state(DRIFT_STATE_KEY)
         except Exception as exc:
             self.metrics.store_errors.labels("state").inc()
             log.error("store.state_load_failed", error_type=type(exc).__name__)
@@ -182,14 +205,25 @@ class Daemon:
             self.drift.restore(snapshot)
         self._refresh_drift_gauges()
         self.scheduler.start()
+        if self.shard_role is not None:
+            self.shard_role.start()
         if serve:
             from monitor.server import build_app
             from monitor.server import serve as serve_app
 
-            app = build_app(registry=self.registry, store=self.store, status=self)
             server = loaded.config.server
+            app = build_app(
+                registry=self.registry,
+                store=self.store,
+                status=self,
+                web_config=web_config,
+                api_results=server.api_results,
+            )
             self._server_runner, self.server_port = await serve_app(
-                app, server.listen_address, server.port
+                app,
+                server.listen_address,
+                server.port,
+                ssl_context=web_config.server_context() if web_config else None,
             )
         # Everything alive now lives as long as the daemon: move it out of the collector's
         # reach, so gen-2 collections stop walking it (the largest event-loop stalls measured).
@@ -197,7 +231,35 @@ class Daemon:
         self._started = True
         log.info("daemon.started", port=self.server_port, targets=len(loaded.config.targets))
 
-    def _apply(self, loaded: LoadedConfig) -> None:
+    def _servable(self, loaded: LoadedConfig) -> dict[tuple[str, str], ProbeSuite | None]:
+        """(target, suite) -> the probes the target can serve; the skipped ones are logged
+        once per (re)load and kept in `self.skipped` for the targets API and metrics."""
+        runnable: dict[tuple[str, str], ProbeSuite | None] = {}
+        self.skipped = {}
+        for binding, suite in loaded.bindings:
+            for target in loaded.targets_for(binding):
+                kept, skipped = servable(target, binding, suite)
+                runnable[target.name, suite.suite] = kept
+                if skipped:
+                    self.skipped[target.name, suite.suite] = skipped
+                for skip in skipped:
+                    log.warning(
+                        "probe.skipped",
+                        target=target.name,
+                        suite=suite.suite,
+                        probe=skip.probe,
+                        capability=skip.capability,
+                    )
+        return runnable
+
+    def _web_config(self, loaded: LoadedConfig) -> WebConfigWatcher | None:
+        """The web config (TLS, auth) to serve with, loaded now: a broken one stops the start."""
+        path = self.web_config_path
+        if path is None and loaded.config.server.web_config_file is not None:
+            path = loaded.base_dir / loaded.config.server.web_config_file
+        return None if path is None else WebConfigWatcher.load(path)
+
+    def _apply(self, loaded: LoadedConfig, *, reload: bool = True) -> None:
         assert self.drift is not None and self.runner is not None
         old = self.loaded
         self.loaded = loaded
@@ -206,30 +268,49 @@ class Daemon:
             if still != target:
                 del self._clients[name]
                 self._closing[client] = time.monotonic() + target.timeout_s
-        self.jobs, plans = plan(loaded, suite_detectors)
+        runnable = self._servable(loaded)
+        self.jobs, plans = plan(loaded, suite_detectors, lambda t, b, s: runnable[t.name, s.suite])
+        fleet_series = len(plans)  # the false-page budget is the fleet's, whoever probes
+        if self.shard_role is not None:  # cluster mode: only the shards (models) held
+            self.jobs = [j for j in self.jobs if self._mine(j.labels.model)]
+            plans = [p for p in plans if self._mine(p.series[2])]
         series: dict[SeriesKey, float] = {job.labels: job.interval_s for job in self.jobs}
         detector_pairs = [(job.labels, sid[4]) for job in self.jobs for sid in job.series]
         specs: list[JobSpec] = []
-        for binding, suite in loaded.bindings:
+        for binding, whole in loaded.bindings:
             for target in loaded.targets_for(binding):
+                suite = runnable[target.name, whole.suite]
+                if suite is None or not self._mine(target.model):
+                    continue
+                options = SuiteOptions(
+                    binding.context_cutover_tokens, binding.burst, binding.stream
+                )
                 specs.append(
                     JobSpec(
                         key=f"{target.name}/{suite.suite}",
                         interval_s=binding.interval_s,
-                        run=self._job(
-                            target,
-                            suite,
-                            SuiteOptions(binding.context_cutover_tokens, binding.burst),
-                        ),
+                        run=self._job(target, suite, options),
                         fingerprint=f"{suite.version}:{binding.model_dump_json()}:{target.model_dump_json()}",
                     )
                 )
         self.metrics.configure(
-            [TargetInfo(t.platform, t.pool, t.model, t.api) for t in loaded.config.targets],
+            [
+                TargetInfo(t.platform, t.pool, t.model, t.api)
+                for t in loaded.config.targets
+                if self._mine(t.model)
+            ],
             series,
             detector_pairs,
         )
-        self.drift.configure(plans, loaded.config.drift)
+        self.metrics.set_skipped(
+            [
+                (SeriesKey(t.platform, t.pool, t.model, suite), [s.capability for s in skips])
+                for (name, suite), skips in self.skipped.items()
+                for t in loaded.config.targets
+                if t.name == name
+            ]
+        )
+        self.drift.configure(plans, loaded.config.drift, fleet_series=fleet_series)
         specs.append(JobSpec("_maintenance", MAINTENANCE_INTERVAL_S, self._maintenance))
         self.scheduler.sync(specs)
         if self.pacer is not None:  # every job back at its configured pace; maintenance decides
@@ -239,6 +320,8 @@ class Daemon:
                 self.metrics.probe_interval.labels(*job.labels.labels()).set(job.interval_s)
             self.pacer = Pacer(loaded.config.drift.adaptive)
         self._refresh_drift_gauges()
+        if not reload:  # a change of shards held, not of config
+            return
         self.metrics.reload_success.set(1)
         self.metrics.reload_timestamp.set(time.time())
         if old is not None:
@@ -247,9 +330,31 @@ class Daemon:
     def _job(self, target: Target, suite: ProbeSuite, options: SuiteOptions) -> Any:
         async def run() -> None:
             assert self.runner is not None
+            if self.shard_role is not None and not self.shard_role.may_probe(target.model):
+                return  # lease lapsed (cut off from the database): another replica may own it
             await self.runner.run_suite(target, suite, options)
 
         return run
+
+    def _shard_role(self, loaded: LoadedConfig) -> ShardRole | None:
+        """Cluster mode (monitor/shard/), set at start: config ensures a PostgreSQL store."""
+        if not loaded.config.cluster.enabled:
+            return None
+        from monitor.shard.role import ShardRole
+        from monitor.store.postgres import PostgresStore
+
+        assert isinstance(self.store, PostgresStore)
+        return ShardRole(
+            self.store,
+            loaded.config.cluster,
+            self.metrics,
+            shards=lambda: {t.model for b, _ in loaded.bindings for t in loaded.targets_for(b)},
+            engine=lambda: self.drift,
+            reapply=lambda: self._apply(self.loaded or loaded, reload=False),
+        )
+
+    def _mine(self, model: str) -> bool:
+        return self.shard_role is None or self.shard_role.mine(model)
 
     def _retire_client(self, target: Target) -> None:
         """Drop the target's client after a timeout; the next probe builds a fresh one, and
@@ -300,6 +405,18 @@ class Daemon:
             self.metrics.drift_warmup.labels(*series).set(1 if summary.warming_up else 0)
             self.metrics.drift_baseline_suspect.labels(*series).set(1 if summary.suspect else 0)
             self.metrics.drift_arl0_target.labels(*series).set(summary.arl0_target_s)
+        # The fast gauges too, which the runner sets per observation: after a restart an open
+        # alarm must read 1 at once, not 0 until the series' next probe (a resolve, then a
+        # second page, for every restart of the daemon).
+        for series, state in self.drift.states.items():
+            self.metrics.drift_ratio.labels(*series).set(min(state.ratio, 2.0))
+            self.metrics.drift_alarm.labels(*series).set(1 if state.alarmed else 0)
+            self.metrics.drift_divergence_ratio.labels(*series).set(
+                min(state.divergence_ratio, 2.0)
+            )
+            self.metrics.drift_divergence_alarm.labels(*series).set(
+                1 if state.div_latch.alarmed else 0
+            )
 
     async def _close_retired_clients(self, *, everything: bool = False) -> None:
         """Close retired clients once no probe can still be using them (all of them on stop)."""
@@ -310,6 +427,9 @@ class Daemon:
                 await client.aclose()
 
     async def flush_state(self) -> None:
+        if self.shard_role is not None:  # per shard, under its lease
+            await self.shard_role.flush()
+            return
         if self.store is None or self.drift is None:
             return
         try:
@@ -325,7 +445,10 @@ class Daemon:
         cancelled = await self.scheduler.shutdown(drain_s)
         if cancelled:
             log.warning("daemon.drain_deadline", cancelled=cancelled)
-        await self.flush_state()
+        if self.shard_role is not None:
+            await self.shard_role.stop()  # saves every shard's state, hands the leases back
+        else:
+            await self.flush_state()
         await self._close_retired_clients(everything=True)
         for _, client in self._clients.values():
             await client.aclose()

@@ -29,13 +29,17 @@ from monitor.types import Check, Outcome, Result
 SERIES = ("platform", "pool", "model", "suite")
 DETECTOR_SERIES = (*SERIES, "detector")
 SCHEDULER_EVENTS = ("missed", "max_instances", "error")
-STORE_OPERATIONS = ("write", "prune", "state")
+STORE_OPERATIONS = ("write", "prune", "state", "lease")
 
 _SCRIPT_SET = frozenset(SCRIPT_LABELS)
 _LANGUAGE_SET = frozenset(LANGUAGE_LABELS)
 
 # LLM replies take from a fraction of a second to minutes.
 DURATION_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160)
+# Streamed replies: the first token within tens of milliseconds to tens of seconds (a long
+# prompt on a loaded pool); output rates from a few tokens per second to a few thousand.
+TTFT_BUCKETS_S = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64)
+TOKENS_PER_S_BUCKETS = (1, 2.5, 5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560)
 LAG_BUCKETS_S = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -91,6 +95,26 @@ class Metrics:
             "Wall time of one probe request, reply included.",
             SERIES,
             buckets=DURATION_BUCKETS_S,
+            registry=registry,
+        )
+        self.time_to_first_token = Histogram(
+            "canary_time_to_first_token_seconds",
+            "Streamed probes: seconds from sending the request to the first text.",
+            SERIES,
+            buckets=TTFT_BUCKETS_S,
+            registry=registry,
+        )
+        self.output_tokens_per_second = Histogram(
+            "canary_output_tokens_per_second",
+            "Streamed probes: output tokens per second after the first token.",
+            SERIES,
+            buckets=TOKENS_PER_S_BUCKETS,
+            registry=registry,
+        )
+        self.probes_skipped = Gauge(
+            "canary_probes_skipped",
+            "Probes left out on a target whose API lacks a capability they need.",
+            (*SERIES, "capability"),
             registry=registry,
         )
         self.checks = Counter(
@@ -237,6 +261,24 @@ class Metrics:
             ("platform", "pool", "model"),
             registry=registry,
         )
+        self.shard_info = Gauge(
+            "canary_shard_info",
+            "Cluster mode: one series per shard (model) this replica holds and probes; always 1.",
+            ("replica", "shard"),
+            registry=registry,
+        )
+        self.shards_held = Gauge(
+            "canary_shards_held",
+            "Cluster mode: how many shards (models) this replica holds.",
+            ("replica",),
+            registry=registry,
+        )
+        self.cluster_members = Gauge(
+            "canary_cluster_members",
+            "Cluster mode: live replicas this replica saw at its last heartbeat.",
+            ("replica",),
+            registry=registry,
+        )
         self.reload_success = Gauge(
             "canary_config_last_reload_successful",
             "1 if the last config load succeeded.",
@@ -255,6 +297,7 @@ class Metrics:
         self._identities: dict[tuple[str, str, str], str] = {}
         self._series: dict[SeriesKey, float] = {}
         self._detectors: set[tuple[SeriesKey, str]] = set()
+        self._shards: set[tuple[str, str]] = set()
 
     def configure(
         self,
@@ -299,12 +342,37 @@ class Metrics:
             self._init_detector_labels(key, detector)
         self._targets, self._series, self._detectors = new_targets, dict(series), new_detectors
 
+    def set_shards(self, replica: str, shards: Iterable[str], members: int) -> None:
+        """Cluster mode: the shards this replica holds now (others' are removed)."""
+        held = set(shards)
+        for labels in [k for k in self._shards if k[0] != replica or k[1] not in held]:
+            _discard(self.shard_info, labels)
+            self._shards.discard(labels)
+        for shard in held:
+            self.shard_info.labels(replica, shard).set(1)
+            self._shards.add((replica, shard))
+        self.shards_held.labels(replica).set(len(held))
+        self.cluster_members.labels(replica).set(members)
+
+    def set_skipped(self, skipped: Iterable[tuple[SeriesKey, Iterable[str]]]) -> None:
+        """Replace the skipped-probe counts: one (series, capabilities of its skipped probes)
+        per (target, suite) with skips."""
+        self.probes_skipped.clear()
+        for key, capabilities in skipped:
+            counts: dict[str, int] = {}
+            for capability in capabilities:
+                counts[capability] = counts.get(capability, 0) + 1
+            for capability, count in counts.items():
+                self.probes_skipped.labels(*key.labels(), capability).set(count)
+
     def _remove_series(self, key: SeriesKey) -> None:
         labels = key.labels()
         for outcome in Outcome:
             _discard(self.probe_runs, (*labels, outcome.value))
         for metric in (
             self.probe_duration,
+            self.time_to_first_token,
+            self.output_tokens_per_second,
             self.last_run,
             self.last_success,
             self.suite_interval,
@@ -378,6 +446,13 @@ class Metrics:
         labels = (result.platform, result.pool, result.model, result.suite)
         self.probe_runs.labels(*labels, result.outcome.value).inc()
         self.probe_duration.labels(*labels).observe(result.latency_s)
+        if result.reply is not None:
+            if result.reply.time_to_first_token_s is not None:
+                self.time_to_first_token.labels(*labels).observe(result.reply.time_to_first_token_s)
+            if result.reply.output_tokens_per_s is not None:
+                self.output_tokens_per_second.labels(*labels).observe(
+                    result.reply.output_tokens_per_s
+                )
         self.last_run.labels(*labels).set(finished_at)
         if result.outcome is Outcome.PASSED:
             self.last_success.labels(*labels).set(finished_at)

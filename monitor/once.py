@@ -20,6 +20,7 @@ from monitor.config import load_config
 from monitor.metrics import Metrics
 from monitor.providers.http import build_client
 from monitor.runner import execute_probe
+from monitor.servable import Skipped, servable
 from monitor.store.codec import result_to_record
 from monitor.types import Outcome, Result
 
@@ -38,7 +39,7 @@ async def run_once(
     out = out or sys.stdout
     loaded = load_config(config_path)
     pairs = [
-        (target, suite)
+        (target, binding, suite)
         for binding, suite in loaded.bindings
         if suite_name in (None, suite.suite)
         for target in loaded.targets_for(binding)
@@ -54,10 +55,23 @@ async def run_once(
     metrics = Metrics(registry)
     results: list[Result] = []
     run_id = uuid.uuid4().hex
-    for target, suite in pairs:
+    for target, binding, whole in pairs:
+        suite, skipped = servable(target, binding, whole)
+        for skip in skipped:
+            _print_skipped(target.name, whole.suite, skip, out, as_json=as_json)
+        if suite is None:
+            continue
         async with build_client(target) as client:
             for probe in suite.probes:
-                result = await execute_probe(client, target, suite, probe, run_id)
+                result = await execute_probe(
+                    client,
+                    target,
+                    suite,
+                    probe,
+                    run_id,
+                    cutover_tokens=binding.context_cutover_tokens,
+                    stream=binding.stream,
+                )
                 metrics.observe(result, time.time())
                 results.append(result)
                 _print_result(result, out, debug=debug, as_json=as_json)
@@ -70,6 +84,16 @@ async def run_once(
     if not as_json:
         print(f"\n{len(results) - len(failed)}/{len(results)} probes passed", file=out)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _print_skipped(target: str, suite: str, skip: Skipped, out: TextIO, *, as_json: bool) -> None:
+    """A probe the target cannot serve: neither passed nor failed, so not in the exit code."""
+    if as_json:
+        record = {"target": target, "suite": suite, "probe": skip.probe, "outcome": "skipped"}
+        record |= {"capability": skip.capability, "reason": skip.reason}
+        print(json.dumps(record), file=out)
+        return
+    print(f"{'skipped':<14} {'':>8}  {target} {suite}/{skip.probe}  {skip.reason}", file=out)
 
 
 def _print_result(result: Result, out: TextIO, *, debug: bool, as_json: bool) -> None:
@@ -96,6 +120,8 @@ def _print_result(result: Result, out: TextIO, *, debug: bool, as_json: bool) ->
                 "system_fingerprint": result.reply.system_fingerprint,
                 "status_code": result.reply.status_code,
                 "headers": dict(result.reply.headers),
+                "time_to_first_token_s": result.reply.time_to_first_token_s,
+                "output_tokens_per_s": result.reply.output_tokens_per_s,
             },
         )
     if result.error:

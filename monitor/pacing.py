@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from monitor.config import AdaptiveConfig, LoadedConfig
+from monitor.config import AdaptiveConfig, LoadedConfig, SuiteBinding, Target
 from monitor.drift import ANY_CHECK, PROBE_ERROR, DriftEngine, SeriesId, SeriesPlan
 from monitor.metrics import SeriesKey
 from monitor.probes import ProbeSuite
@@ -34,25 +34,32 @@ class Job:
 
 
 def plan(
-    loaded: LoadedConfig, detectors: Callable[[ProbeSuite], dict[str, int]]
+    loaded: LoadedConfig,
+    detectors: Callable[[ProbeSuite], dict[str, int]],
+    runnable: Callable[[Target, SuiteBinding, ProbeSuite], ProbeSuite | None] | None = None,
 ) -> tuple[list[Job], list[SeriesPlan]]:
     """Every job and every drift series of a config, with observation rates and versions;
-    `detectors(suite)` counts the probes of a suite that report each detector."""
+    `detectors(suite)` counts the probes of a suite that report each detector, and
+    `runnable(target, binding, suite)` is the part of a suite a target can serve (None: none;
+    unset: all of it)."""
     adaptive = loaded.config.drift.adaptive
     jobs: list[Job] = []
     plans: list[SeriesPlan] = []
-    for binding, suite in loaded.bindings:
-        per_run = detectors(suite)
-        probes = len(suite.probes)
-        if binding.burst > 0:  # each probe alone plus `burst` copies, the copies compared
-            per_run = {name: count * (1 + binding.burst) for name, count in per_run.items()}
-            per_run["load_consistency"] = probes * binding.burst
-            probes *= 1 + binding.burst
-        names = {**per_run}
-        if len(per_run) >= 2:
-            names[ANY_CHECK] = probes
-        names[PROBE_ERROR] = probes
+    for binding, whole in loaded.bindings:
         for target in loaded.targets_for(binding):
+            suite = whole if runnable is None else runnable(target, binding, whole)
+            if suite is None:
+                continue
+            per_run = detectors(suite)
+            probes = len(suite.probes)
+            if binding.burst > 0:  # each probe alone plus `burst` copies, the copies compared
+                per_run = {name: count * (1 + binding.burst) for name, count in per_run.items()}
+                per_run["load_consistency"] = probes * binding.burst
+                probes *= 1 + binding.burst
+            names = {**per_run}
+            if len(per_run) >= 2:
+                names[ANY_CHECK] = probes
+            names[PROBE_ERROR] = probes
             key = SeriesKey(target.platform, target.pool, target.model, suite.suite)
             version = f"{suite.version}:{target.wire_model}"
             fast_s = min(adaptive.fast_interval_s, binding.interval_s)

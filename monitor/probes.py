@@ -29,6 +29,9 @@ class SamplingParams(Strict):
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     stop: list[str] | None = None
     json_mode: bool | None = None
+    # Streamed replies take their own code path on the server (SSE, the AWS event stream),
+    # where truncation and corruption show up on their own; the same detectors judge them.
+    stream: bool | None = None
 
     def over(self, base: SamplingParams) -> SamplingParams:
         """These params with unset fields taken from `base`."""
@@ -97,9 +100,17 @@ class ProbeSuite(Strict):
     probes: list[Probe] = Field(min_length=1)
 
     def request(
-        self, probe: Probe, affinity_key: str, *, cutover_tokens: int | None = None
+        self,
+        probe: Probe,
+        affinity_key: str,
+        *,
+        cutover_tokens: int | None = None,
+        stream: bool | None = None,
     ) -> ProbeRequest:
-        """The wire-independent request for `probe`, defaults resolved and padding applied."""
+        """The wire-independent request for `probe`, defaults resolved and padding applied.
+
+        `stream` (a binding's override) wins over the probe's and the suite's `stream`.
+        """
         params = probe.params.over(self.defaults.over(_BUILTIN_DEFAULTS))
         assert params.max_tokens is not None and params.temperature is not None
         messages = probe.conversation()
@@ -117,6 +128,7 @@ class ProbeSuite(Strict):
             stop=tuple(params.stop or ()),
             json_mode=bool(params.json_mode),
             affinity_key=affinity_key,
+            stream=bool(params.stream) if stream is None else stream,
         )
 
     def probe(self, name: str) -> Probe:

@@ -29,7 +29,7 @@ from monitor.errors import (
 )
 from monitor.metrics import Metrics
 from monitor.probes import Probe, ProbeSuite
-from monitor.providers import PROVIDERS
+from monitor.providers import sender
 from monitor.providers.http import redact
 from monitor.store import Store
 from monitor.types import Check, Outcome, ProbeRequest, Reply, Result
@@ -64,6 +64,7 @@ def request_record(request: ProbeRequest) -> dict[str, object]:
         "stop": list(request.stop),
         "json_mode": request.json_mode,
         "affinity_key": request.affinity_key,
+        "stream": request.stream,
     }
 
 
@@ -91,10 +92,12 @@ def affinity_key(target: Target, suite: ProbeSuite, probe: Probe) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SuiteOptions:
-    """How a binding runs its suite: the context cut-over for padded probes and the burst size."""
+    """How a binding runs its suite: the context cut-over for padded probes, the burst size,
+    and whether to stream (None: as each probe says)."""
 
     cutover_tokens: int | None = None
     burst: int = 0
+    stream: bool | None = None
 
 
 async def execute_probe(
@@ -105,15 +108,16 @@ async def execute_probe(
     run_id: str,
     *,
     cutover_tokens: int | None = None,
+    stream: bool | None = None,
 ) -> Result:
     """Send one probe and judge the reply; never raises for provider failures."""
     request = suite.request(
-        probe, affinity_key(target, suite, probe), cutover_tokens=cutover_tokens
+        probe, affinity_key(target, suite, probe), cutover_tokens=cutover_tokens, stream=stream
     )
     t0 = time.perf_counter()
     common = result_identity(target, suite, probe, run_id) | {"request": request_record(request)}
     try:
-        reply = await PROVIDERS[target.api](client, target, request)
+        reply = await sender(target.api, request)(client, target, request)
     except ProviderError as exc:
         return Result(
             id=uuid.uuid4().hex,
@@ -183,6 +187,9 @@ class Runner:
         # (encode/httpcore#1093), and every later probe on the target would time out.
         self.on_timeout = on_timeout
         self._limits: dict[str, asyncio.Semaphore] = {}
+        # Whether the last store write failed (disk full, read-only volume): probing goes on,
+        # results still reach metrics and drift state, and /readyz says the store is degraded.
+        self.store_write_failing = False
 
     def _limit(self, target: Target) -> asyncio.Semaphore:
         limit = self._limits.get(target.name)
@@ -245,6 +252,7 @@ class Runner:
                     probe,
                     run_id,
                     cutover_tokens=options.cutover_tokens,
+                    stream=options.stream,
                 )
                 if result.outcome is Outcome.TIMEOUT and self.on_timeout is not None:
                     self.on_timeout(target)
@@ -291,8 +299,11 @@ class Runner:
         try:
             await self.store.write(result)
         except Exception as exc:
+            self.store_write_failing = True
             self.metrics.store_errors.labels("write").inc()
             log.error("store.write_failed", error_type=type(exc).__name__)
+        else:
+            self.store_write_failing = False
         self.metrics.observe(result, time.time())
         self._observe_drift(result)
 

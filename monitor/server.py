@@ -5,12 +5,18 @@ store and whatever the daemon exposes through `ServerStatus`. Responses never ec
 except a parameter's name in a 400, so a crafted URL cannot put its text into a page or a log
 that an operator later opens. JSON bodies are `{"data": ...}` on success and
 `{"error": "...", ...}` otherwise, like the Prometheus HTTP API.
+
+With a web config (monitor/webconfig.py) every path but `/healthz` and `/readyz` needs basic or
+bearer auth, so the kubelet can probe without credentials; those two say nothing but ok.
+Limits: request line, header size and count (aiohttp refuses larger with a 400), at most
+`API_MAX_CONCURRENT` API requests at once (503 beyond), bounded query parameters, no body.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import ssl
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -23,6 +29,7 @@ from prometheus_client.exposition import choose_encoder
 
 from monitor.store import ResultQuery, Store, StoreError
 from monitor.types import Outcome
+from monitor.webauth import Authenticator, TokenBucket, WebConfigWatcher
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +42,19 @@ _STRING_FILTERS = ("platform", "pool", "model", "suite", "probe", "detector")
 _KNOWN = frozenset((*_STRING_FILTERS, "outcome", "since", "until", "limit"))
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _LIMIT = re.compile(r"[0-9]{1,7}")
+# Unauthenticated even with a web config: the kubelet's probes carry no credentials.
+OPEN_PATHS = frozenset(("/healthz", "/readyz"))
+# A results page is up to MAX_LIMIT transcripts read and serialised at once; beyond this many
+# in flight, more would only queue on the store and grow memory, so they get a 503 at once.
+API_MAX_CONCURRENT = 8
+# The longest valid request line is ~2.5 KiB (9 parameters of at most 256 characters); an
+# Authorization header is well under 1 KiB.
+MAX_LINE_BYTES = 4096
+MAX_FIELD_BYTES = 8190
+MAX_HEADERS = 64
+# aiohttp keeps idle connections 3630 s by default; a scraper reconnects in well under this.
+KEEPALIVE_TIMEOUT_S = 75.0
+RESULTS_DISABLED = "the results API is disabled (server.api_results: false)"
 
 _INDEX = """<!doctype html>
 <html><head><meta charset="utf-8"><title>canary-monitor</title></head>
@@ -121,10 +141,13 @@ def _parse_time(name: str, value: str) -> float:
 
 
 class _Handlers:
-    def __init__(self, registry: CollectorRegistry, store: Store, status: ServerStatus) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, store: Store, status: ServerStatus, api_results: bool
+    ) -> None:
         self.registry = registry
         self.store = store
         self.status = status
+        self.api_results = api_results
 
     async def index(self, request: web.Request) -> web.Response:
         return web.Response(text=_INDEX, content_type="text/html")
@@ -147,6 +170,8 @@ class _Handlers:
         return web.json_response({"data": self.status.targets()})
 
     async def results(self, request: web.Request) -> web.Response:
+        if not self.api_results:
+            return web.json_response({"error": RESULTS_DISABLED}, status=404)
         try:
             query = parse_result_query(request.query)
         except BadParameter as exc:
@@ -154,6 +179,8 @@ class _Handlers:
         return web.json_response({"data": await self.store.query(query)})
 
     async def result(self, request: web.Request) -> web.Response:
+        if not self.api_results:
+            return web.json_response({"error": RESULTS_DISABLED}, status=404)
         record = await self.store.get(request.match_info["id"])
         if record is None:
             return web.json_response({"error": "result not found"}, status=404)
@@ -178,12 +205,85 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     return response
 
 
+class WebGuard:
+    """The web config's rate limit, extra headers and authentication, per request."""
+
+    def __init__(self, watcher: WebConfigWatcher) -> None:
+        self.watcher = watcher
+        self.auth = Authenticator()
+        self.bucket = TokenBucket()
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        config = self.watcher.current()
+        limit = config.model.rate_limit
+        response: web.StreamResponse
+        if request.path in OPEN_PATHS:
+            response = await handler(request)
+        elif not self.bucket.allow(limit.interval_s, limit.burst):
+            response = web.json_response({"error": "rate limit exceeded"}, status=429)
+        elif config.auth_required and not await self.auth.check(
+            config, request.headers.get("Authorization")
+        ):
+            response = web.json_response({"error": "authentication required"}, status=401)
+            for challenge in self.auth.challenges(config):
+                response.headers.add("WWW-Authenticate", challenge)
+        else:
+            response = await handler(request)
+        response.headers.update(config.model.http_server_config.headers)
+        return response
+
+
+class _APILimit:
+    """At most `limit` requests under /api/ at once; the next gets a 503, not a queue."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_flight = 0
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith("/api/"):
+            return await handler(request)
+        if self.in_flight >= self.limit:
+            return web.json_response(
+                {"error": "too many concurrent API requests"},
+                status=503,
+                headers={"Retry-After": "1"},
+            )
+        self.in_flight += 1
+        try:
+            return await handler(request)
+        finally:
+            self.in_flight -= 1
+
+
+WEB_GUARD = web.AppKey("web_guard", WebGuard)
+
+
 def build_app(
-    *, registry: CollectorRegistry, store: Store, status: ServerStatus
+    *,
+    registry: CollectorRegistry,
+    store: Store,
+    status: ServerStatus,
+    web_config: WebConfigWatcher | None = None,
+    api_results: bool = True,
+    api_max_concurrent: int = API_MAX_CONCURRENT,
 ) -> web.Application:
-    """The HTTP application; nothing is bound until `serve`."""
-    h = _Handlers(registry, store, status)
-    app = web.Application(client_max_size=CLIENT_MAX_SIZE, middlewares=[_guard])
+    """The HTTP application; nothing is bound until `serve`.
+
+    `web_config`: TLS is `serve`'s business, auth and limits happen here. `api_results=False`
+    answers /api/v1/results* with a 404 that says so (stored transcripts stay private).
+    """
+    h = _Handlers(registry, store, status, api_results)
+    middlewares: list[Any] = [_guard]
+    if web_config is not None:
+        guard = WebGuard(web_config)
+        middlewares.append(guard.middleware)
+    middlewares.append(_APILimit(api_max_concurrent).middleware)
+    app = web.Application(client_max_size=CLIENT_MAX_SIZE, middlewares=middlewares)
+    if web_config is not None:
+        app[WEB_GUARD] = guard
     app.router.add_get("/", h.index)
     app.router.add_get("/metrics", h.metrics)
     app.router.add_get("/healthz", h.healthz)
@@ -195,15 +295,25 @@ def build_app(
     return app
 
 
-async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Start `app` on host:port (0 picks a free port); returns the runner and the bound port.
+async def serve(
+    app: web.Application, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, int]:
+    """Start `app` on host:port (0 picks a free port), over TLS with `ssl_context`; returns
+    the runner and the bound port.
 
     Stop it with `await runner.cleanup()`. The access log is off: Prometheus scrapes every few
     seconds and those lines would drown the one-line-per-probe log.
     """
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        max_line_size=MAX_LINE_BYTES,
+        max_field_size=MAX_FIELD_BYTES,
+        max_headers=MAX_HEADERS,
+        keepalive_timeout=KEEPALIVE_TIMEOUT_S,
+    )
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     try:
         await site.start()
     except BaseException:

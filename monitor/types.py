@@ -59,6 +59,7 @@ class ProbeRequest:
     stop: tuple[str, ...] = ()
     json_mode: bool = False
     affinity_key: str = ""
+    stream: bool = False  # ask for a streamed reply (SSE or the AWS event stream)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,10 @@ class Reply:
     latency_s: float = 0.0
     headers: Mapping[str, str] = field(default_factory=dict)  # only the ones config keeps
     raw_body: str = ""
+    # Streamed replies only: seconds from sending to the first text, and output tokens per
+    # second after it (None when not streamed, no text came, or no usage was reported).
+    time_to_first_token_s: float | None = None
+    output_tokens_per_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

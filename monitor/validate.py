@@ -1,4 +1,4 @@
-"""`canary validate`: config and probe files in, `file:line: field: message` lines out."""
+"""`canary validate`: config, probe and web config files in, `file:line: field: message` out."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from pathlib import Path
 from monitor.config import load_config
 from monitor.errors import ConfigError, ConfigProblem
 from monitor.probes import load_suite
+from monitor.webconfig import WEB_CONFIG_KEYS, load_web_config
 from monitor.yamlsource import load_document
 
 
 def validate_files(files: Sequence[Path]) -> list[ConfigProblem]:
-    """Every problem in `files`; a config file also validates the probe files it names."""
+    """Every problem in `files`; a config file also validates the probe files and the web
+    config it names."""
     problems: list[ConfigProblem] = []
     for path in files:
         try:
@@ -20,10 +22,15 @@ def validate_files(files: Sequence[Path]) -> list[ConfigProblem]:
             is_probe_file = (
                 isinstance(doc.data, dict) and "probes" in doc.data and "targets" not in doc.data
             )
+            is_web_config = isinstance(doc.data, dict) and bool(doc.data.keys() & WEB_CONFIG_KEYS)
             if is_probe_file:
                 load_suite(path)
+            elif is_web_config:
+                load_web_config(path)
             else:
-                load_config(path)
+                web_config = load_config(path).config.server.web_config_file
+                if web_config is not None:
+                    load_web_config(path.parent / web_config)
         except ConfigError as exc:
             problems.extend(exc.problems)
     return problems

@@ -219,7 +219,7 @@ PATTERN_MESSAGES: dict[str, str] = {
         "starting with a letter or digit"
     ),
     r"^https?://[^\s]+$": "must be an http:// or https:// URL",
-    r"^sqlite:///.+": "must be a sqlite:///path URL",
+    r"^(sqlite:///.+|postgres(ql)?://.+)": "must be a sqlite:///path or postgresql:// URL",
 }
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from monitor.sim import AnswerBook, SimBackend, SimFleet, run_fleet
+from tests.pg import REQUIRE_ENV, PgServer, find_pg_bin, running_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBES = ROOT / "probes"
@@ -50,3 +52,21 @@ def write_config(tmp_path: Path, fleet: SimFleet) -> WriteConfig:
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One throwaway PostgreSQL server for the session (tests/pg.py); skipped without the
+    binaries unless CANARY_REQUIRE_POSTGRES=1 (CI), where their absence fails."""
+    if find_pg_bin() is None:
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{REQUIRE_ENV}=1 but no PostgreSQL under /usr/lib/postgresql/*/bin")
+        pytest.skip("PostgreSQL binaries not installed (Debian package `postgresql`)")
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_dsn(pg_server: PgServer) -> str:
+    """The DSN of a new, empty database on the session's server."""
+    return pg_server.create_database()

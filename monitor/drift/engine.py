@@ -92,11 +92,18 @@ class DriftEngine:
         self.series_arl_s = 0.0
 
     # -- configuration ----------------------------------------------------------------------
-    def configure(self, plans: Iterable[SeriesPlan], config: DriftConfig | None = None) -> None:
+    def configure(
+        self,
+        plans: Iterable[SeriesPlan],
+        config: DriftConfig | None = None,
+        *,
+        fleet_series: int | None = None,
+    ) -> None:
         """Size every series' share of the budget; drop state of series no longer configured.
 
         A new `config` (a reload) applies at once; learned baselines survive it unless the
-        known baseline (`baseline_failure_rate`) changed.
+        known baseline (`baseline_failure_rate`) changed. `fleet_series` splits the budget over
+        that many series instead of `plans` (a replica running a shard of the fleet).
         """
         if config is not None and config != self.config:
             if config.baseline_failure_rate != self.config.baseline_failure_rate:
@@ -117,7 +124,8 @@ class DriftEngine:
                 if current.plan.key != plan.key:  # a new version: a new baseline to learn
                     current.own, current.tally, current.rate = Counts(), Tally(), None
                 current.plan, current.inputs = plan, ()
-        self.series_arl_s = len(wanted) * WEEK_S / self.config.false_pages_per_week
+        share = len(wanted) if fleet_series is None else max(fleet_series, len(wanted))
+        self.series_arl_s = share * WEEK_S / self.config.false_pages_per_week
         self.groups = defaultdict(list)
         for series, state in self.states.items():
             self.groups[state.plan.key].append(series)

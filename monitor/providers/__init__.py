@@ -1,7 +1,8 @@
-"""One module per wire API, one signature, one registry.
+"""One module per wire API, one signature, two registries (plain and streamed).
 
 Each module exposes `async def complete(client, target, request) -> Reply` and raises only
-`ProviderError` subclasses. Nothing outside this package knows a wire format.
+`ProviderError` subclasses; `streams` has the streamed twin of each. `sender` picks one for a
+request. Nothing outside this package knows a wire format.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from monitor.providers import (
     bedrock,
     openai_chat,
     openai_responses,
+    streams,
     vertex,
 )
 
@@ -36,3 +38,19 @@ PROVIDERS: dict[str, CompleteFn] = {
     "vertex_anthropic": vertex.complete_anthropic,
     "vertex_gemini": vertex.complete_gemini,
 }
+
+STREAMERS: dict[str, CompleteFn] = {
+    "openai_chat": streams.openai_chat_stream,
+    "anthropic_messages": streams.anthropic_stream,
+    "openai_responses": streams.openai_responses_stream,
+    "azure_openai_chat": streams.azure_openai_stream,
+    "bedrock_converse": streams.bedrock_converse_stream,
+    "bedrock_invoke": streams.bedrock_invoke_stream,
+    "vertex_anthropic": streams.vertex_anthropic_stream,
+    "vertex_gemini": streams.vertex_gemini_stream,
+}
+
+
+def sender(api: str, request: ProbeRequest) -> CompleteFn:
+    """The function that sends `request` on `api`: streamed when the request asks for it."""
+    return (STREAMERS if request.stream else PROVIDERS)[api]

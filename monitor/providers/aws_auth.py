@@ -5,12 +5,14 @@ container and instance roles) and are resolved per request, in a thread because 
 call STS or the metadata service; botocore refreshes temporary credentials itself. The signer
 is `SigV4Auth` with two changes: the clock is injected (tests sign "ten minutes ago" without
 sleeping), and nothing is logged, because botocore's debug log of the canonical request
-includes `X-Amz-Security-Token`. The simulator verifies with the same class.
+includes `X-Amz-Security-Token`; botocore's DEBUG logs of STS payloads are filtered for the
+same reason. The simulator verifies with the same class.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -28,6 +30,18 @@ SERVICE = "bedrock"
 SIGNED_OUTPUT_HEADERS = ("Authorization", "X-Amz-Date", "X-Amz-Security-Token")
 Clock = Callable[[], datetime]
 CredentialSource = Callable[[], Awaitable[ReadOnlyCredentials]]
+
+
+class _NoPayloadDebug(logging.Filter):
+    """Drops botocore's DEBUG records of request params and response bodies: for IRSA's
+    AssumeRoleWithWebIdentity they hold the web identity token and the temporary keys."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+for _name in ("botocore.endpoint", "botocore.parsers"):
+    logging.getLogger(_name).addFilter(_NoPayloadDebug())
 
 
 def utc_now() -> datetime:
@@ -92,13 +106,17 @@ class CredentialChain:
     async def __call__(self) -> ReadOnlyCredentials:
         """Frozen credentials, refreshed by botocore when temporary ones are near expiry.
 
-        Failures become ProviderHTTPError naming only the exception type: botocore messages
-        can quote profile contents.
+        Failures become ProviderHTTPError naming only the exception type, or the service's
+        error code (STS's AccessDenied for an untrusted role): botocore messages can quote
+        profile contents. OSError: an unreadable web identity token file.
         """
         try:
             return await asyncio.to_thread(self._resolve)
-        except (BotoCoreError, ClientError) as exc:
-            raise ProviderHTTPError(f"AWS credentials unavailable: {type(exc).__name__}") from None
+        except (BotoCoreError, ClientError, OSError) as exc:
+            reason = type(exc).__name__
+            if isinstance(exc, ClientError):
+                reason = exc.response.get("Error", {}).get("Code") or reason
+            raise ProviderHTTPError(f"AWS credentials unavailable: {reason}") from None
 
 
 _CHAINS: dict[str | None, CredentialChain] = {}
@@ -109,6 +127,11 @@ def chain_for(profile: str | None) -> CredentialChain:
     if profile not in _CHAINS:
         _CHAINS[profile] = CredentialChain(profile)
     return _CHAINS[profile]
+
+
+def reset_chains() -> None:
+    """Forget every chain and its cached credentials (tests; the environment changed)."""
+    _CHAINS.clear()
 
 
 class SigV4(httpx.Auth):

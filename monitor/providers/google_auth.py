@@ -72,6 +72,11 @@ def source_for(credentials_file: str | None) -> TokenSource:
     return _SOURCES[credentials_file]
 
 
+def reset_sources() -> None:
+    """Forget every token source and its cached token (tests; the environment changed)."""
+    _SOURCES.clear()
+
+
 class GoogleBearer(httpx.Auth):
     """Adds `Authorization: Bearer <access token>` to each request."""
 

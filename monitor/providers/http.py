@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import math
+import re
 import ssl
 import time
 import uuid
@@ -37,6 +39,7 @@ USER_AGENT = f"canary-monitor/{monitor.__version__}"
 AFFINITY_HEADER = "X-Canary-Affinity"
 SUMMARY_MAX_CHARS = 200
 REDACTED = "[REDACTED]"
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @functools.cache
@@ -93,10 +96,42 @@ def kept_headers(response: httpx.Response, keep: Iterable[str]) -> dict[str, str
     return {name.lower(): response.headers[name] for name in keep if name in response.headers}
 
 
-def redact(text: str, target: Target) -> str:
-    """`text` with the target's API key replaced, in case a vendor or proxy echoes it."""
-    if target.api_key is not None and (secret := target.api_key.get_secret_value()):
-        return text.replace(secret, REDACTED)
+def printable(text: str) -> str:
+    """`text` with control characters and lone surrogates as `\\x1b`-style escapes.
+
+    Error messages quote vendor bodies and end up in `canary once`, the API and the store: a raw
+    ESC or CR there rewrites the operator's terminal or forges lines (log injection), and a lone
+    surrogate cannot even be encoded as UTF-8.
+    """
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+# Request headers that carry a credential: API keys, bearer tokens (Vertex's OAuth access
+# token), AWS's session token. A SigV4 `Authorization` holds only a per-request signature.
+_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "x-amz-security-token")
+
+
+def sent_secrets(target: Target, request: httpx.Request | None = None) -> list[str]:
+    """The target's API key and every credential `request` carried, longest first."""
+    found = set()
+    if target.api_key is not None:
+        found.add(target.api_key.get_secret_value())
+    if request is not None:
+        for name in _CREDENTIAL_HEADERS:
+            value = request.headers.get(name, "")
+            scheme, _, token = value.partition(" ")
+            if name != "authorization":
+                found.add(value)
+            elif scheme.lower() == "bearer":
+                found.add(token.strip())
+    return sorted((s for s in found if len(s) >= 8), key=len, reverse=True)
+
+
+def redact(text: str, target: Target, request: httpx.Request | None = None) -> str:
+    """`text` with the target's API key, and any credential `request` carried, replaced, in
+    case a vendor or proxy echoes it (tests/reliability/test_secrets.py)."""
+    for secret in sent_secrets(target, request):
+        text = text.replace(secret, REDACTED)
     return text
 
 
@@ -125,12 +160,21 @@ async def post_json(
     started = time.perf_counter()
     try:
         async with asyncio.timeout(target.timeout_s):
-            async with client.stream(
-                "POST", path, json=body, headers=headers, auth=auth
-            ) as response:
-                content = await _read_capped(
-                    response, target.max_response_bytes, chunk_marks, started
-                )
+            for attempt in range(2):
+                try:
+                    async with client.stream(
+                        "POST", path, json=body, headers=headers, auth=auth
+                    ) as response:
+                        content = await _read_capped(
+                            response, target.max_response_bytes, chunk_marks, started
+                        )
+                    break
+                except httpx.RemoteProtocolError as exc:
+                    # A pooled keep-alive connection the server closed while idle fails before
+                    # any response byte; the server never saw the request, so send it once
+                    # more (as browsers and the vendor SDKs do). Any other failure stands.
+                    if attempt or not _stale_connection(exc):
+                        raise
     except (TimeoutError, httpx.TimeoutException) as exc:
         raise ProviderTimeout(f"no complete reply within {target.timeout_s:g} s") from exc
     except httpx.DecodingError as exc:
@@ -139,21 +183,25 @@ async def post_json(
         ) from exc
     except httpx.RequestError as exc:
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        raise ProviderHTTPError(redact(f"transport error: {reason}", target)) from exc
+        raise ProviderHTTPError(redact(printable(f"transport error: {reason}"), target)) from exc
     latency_s = time.perf_counter() - started
     if response.is_success:
         return response, content, latency_s
-    text = redact(content.decode("utf-8", errors="replace"), target)
-    summary = summarise_error(content)
+    text = redact(content.decode("utf-8", errors="replace"), target, response.request)
+    summary = summarise_error(text.encode())  # redacted first: the summary's cut may split a key
     if error_type_header and (kind := response.headers.get(error_type_header, "")):
         summary = f"{kind.split(':', 1)[0]}: {summary}"
-    message = redact(f"HTTP {response.status_code}: {summary}", target)
+    message = redact(f"HTTP {response.status_code}: {summary}", target, response.request)
     if response.status_code in rate_limit_statuses:
         retry_after_s = parse_retry_after(response.headers.get("Retry-After"))
         raise ProviderRateLimited(
             message, status_code=response.status_code, body=text, retry_after_s=retry_after_s
         )
     raise ProviderHTTPError(message, status_code=response.status_code, body=text)
+
+
+def _stale_connection(exc: httpx.RemoteProtocolError) -> bool:
+    return "without sending a response" in str(exc)
 
 
 async def _read_capped(
@@ -208,6 +256,7 @@ def summarise_error(content: bytes) -> str:
         )
         if message is not None:
             summary = f"{kind}: {message}" if isinstance(kind, str) and kind else str(message)
+    summary = printable(" ".join(summary.split()))
     if len(summary) > SUMMARY_MAX_CHARS:
         summary = summary[: SUMMARY_MAX_CHARS - 1] + "…"
     return summary
@@ -218,9 +267,11 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if value is None or not (value := value.strip()):
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # `inf`, `nan` and 400 nines parse as floats; no client should wait on them
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -231,9 +282,13 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 
 def json_object(content: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or ProviderProtocolError saying why not."""
+    """The body as a JSON object, or ProviderProtocolError saying why not.
+
+    Decoded as strict UTF-8 (RFC 8259; a BOM is ignored): `json.loads(bytes)` would pass
+    CESU-8 surrogate bytes as lone surrogates.
+    """
     try:
-        doc: Any = json.loads(content)
+        doc: Any = json.loads(content.decode("utf-8-sig"))
     except ValueError as exc:
         raise ProviderProtocolError(f"body is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):
@@ -277,10 +332,9 @@ def with_body(
     exc: ProviderProtocolError, response: httpx.Response, content: bytes, target: Target
 ) -> ProviderProtocolError:
     """`exc` redacted, with the status and body attached so that the transcript keeps them."""
-    body = redact(content.decode("utf-8", errors="replace"), target)
-    return ProviderProtocolError(
-        redact(str(exc), target), status_code=response.status_code, body=body
-    )
+    body = redact(content.decode("utf-8", errors="replace"), target, response.request)
+    message = redact(printable(str(exc)), target, response.request)
+    return ProviderProtocolError(message, status_code=response.status_code, body=body)
 
 
 def finish_reply(
@@ -294,6 +348,10 @@ def finish_reply(
 
     A malformed body raises `ProviderProtocolError` with the status and redacted body attached.
     """
+    text = content.decode("utf-8", errors="replace")
+    clean = redact(text, target, response.request)
+    if clean != text:  # a credential echoed in a 2xx: parse the redacted body, so no field keeps it
+        content = clean.encode()
     try:
         reply = parse(content)
     except ProviderProtocolError as exc:
@@ -302,6 +360,9 @@ def finish_reply(
         reply,
         status_code=response.status_code,
         latency_s=latency_s,
-        headers=kept_headers(response, target.keep_headers),
-        raw_body=redact(content.decode("utf-8", errors="replace"), target),
+        headers={
+            name: redact(value, target, response.request)
+            for name, value in kept_headers(response, target.keep_headers).items()
+        },
+        raw_body=clean,
     )

@@ -1,66 +1,73 @@
-"""Streamed replies (SSE): OpenAI chat, Anthropic Messages and Vertex (Gemini and Anthropic).
+"""Streamed replies: the streaming twin of every wire API, behind the same `complete` signature.
 
-Not yet wired into probes: the runner, a `stream` probe option and the TTFT histograms belong
-to runner.py, probes.py and metrics.py; `STREAMERS` is the entry point they will call.
+Streaming is its own code path on the server, where truncation and corruption show up on
+their own, so the assembled text goes through the same detectors as a non-streamed reply, and
+the reply carries two timings the non-streamed path cannot measure: time to first token and
+output tokens per second after it. The whole stream is read under the target's deadline and
+size cap (`http.post_json`), with a (bytes, seconds) mark per chunk; the time to first token
+is the mark of the chunk that completed the first event carrying text.
 
-Streaming is its own code path, where truncation and corruption show up on their own, so the
-assembled text goes through the same detectors as a non-streamed reply. The whole stream is
-read under the target's deadline and size cap (`http.post_json`), with a (bytes, seconds)
-mark per chunk; the time to first token is the mark of the chunk that completed the first
-event carrying text. Bedrock's ConverseStream (AWS event stream) is not implemented yet.
+SSE for OpenAI Chat (and Azure deployments), the Responses API, Anthropic Messages and both
+Vertex publishers; the AWS event stream for Bedrock's ConverseStream and
+InvokeModelWithResponseStream.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
 from monitor.config import Target
-from monitor.providers import anthropic_messages, openai_chat, vertex
+from monitor.providers import (
+    anthropic_messages,
+    azure_openai,
+    bedrock,
+    openai_chat,
+    openai_responses,
+    vertex,
+)
 from monitor.providers.http import api_path, finish_reply, post_json, probe_headers
-from monitor.providers.stream_parse import assemble_anthropic, assemble_gemini, assemble_openai
+from monitor.providers.stream_parse import (
+    assemble_anthropic,
+    assemble_converse,
+    assemble_gemini,
+    assemble_invoke_stream,
+    assemble_openai,
+    assemble_responses,
+)
 from monitor.types import ProbeRequest, Reply
 
+EVENT_STREAM = "application/vnd.amazon.eventstream"
 
-@dataclass(frozen=True, slots=True)
-class StreamTiming:
-    """Seconds from sending the request to the first text; output tokens per second after."""
-
-    time_to_first_token_s: float | None
-    output_tokens_per_s: float | None
+Assemble = Callable[[bytes], tuple[Reply, int | None]]
 
 
-StreamFn = Callable[
-    [httpx.AsyncClient, Target, ProbeRequest], Awaitable[tuple[Reply, StreamTiming]]
-]
-
-
-def _timing(
+def timing(
     marks: list[tuple[int, float]], first: int | None, reply: Reply, latency_s: float
-) -> StreamTiming:
+) -> tuple[float | None, float | None]:
+    """(time to first token, output tokens per second after it) from the chunk marks."""
     ttft = None if first is None else next((t for size, t in marks if size >= first), None)
     rate = None
     if ttft is not None and reply.output_tokens and latency_s > ttft:
         rate = reply.output_tokens / (latency_s - ttft)
-    return StreamTiming(ttft, rate)
+    return ttft, rate
 
 
 async def _stream(
     client: httpx.AsyncClient,
     target: Target,
-    request: ProbeRequest,
     *,
     path: str,
     body: dict[str, Any],
     headers: dict[str, str],
-    assemble: Callable[[bytes], tuple[Reply, int | None]],
+    assemble: Assemble,
     auth: httpx.Auth | None = None,
     rate_limit_statuses: frozenset[int] = frozenset({429}),
-) -> tuple[Reply, StreamTiming]:
-    del request
+    error_type_header: str | None = None,
+) -> Reply:
     marks: list[tuple[int, float]] = []
     response, content, latency_s = await post_json(
         client,
@@ -71,6 +78,7 @@ async def _stream(
         auth=auth,
         chunk_marks=marks,
         rate_limit_statuses=rate_limit_statuses,
+        error_type_header=error_type_header,
     )
     first: list[int | None] = []
 
@@ -80,12 +88,13 @@ async def _stream(
         return reply
 
     reply = finish_reply(parse, target, response, content, latency_s)
-    return reply, _timing(marks, first[0], reply, latency_s)
+    ttft, rate = timing(marks, first[0], reply, latency_s)
+    return replace(reply, time_to_first_token_s=ttft, output_tokens_per_s=rate)
 
 
 async def openai_chat_stream(
     client: httpx.AsyncClient, target: Target, request: ProbeRequest
-) -> tuple[Reply, StreamTiming]:
+) -> Reply:
     """`stream: true` with usage in the last chunk."""
     body = {
         **openai_chat.build_body(target, request),
@@ -95,7 +104,6 @@ async def openai_chat_stream(
     return await _stream(
         client,
         target,
-        request,
         path=api_path(target, openai_chat.PATH),
         body=body,
         headers=openai_chat.build_headers(target, request),
@@ -103,19 +111,92 @@ async def openai_chat_stream(
     )
 
 
+async def azure_openai_stream(
+    client: httpx.AsyncClient, target: Target, request: ProbeRequest
+) -> Reply:
+    """Chat Completions chunks on the deployment path (the deployment names the model)."""
+    body = {
+        **openai_chat.build_body(target, request),
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    del body["model"]
+    return await _stream(
+        client,
+        target,
+        path=azure_openai.deployment_path(target),
+        body=body,
+        headers=azure_openai.build_headers(target, request),
+        assemble=assemble_openai,
+    )
+
+
+async def openai_responses_stream(
+    client: httpx.AsyncClient, target: Target, request: ProbeRequest
+) -> Reply:
+    """Responses API events; deltas give the text, `response.completed` the rest."""
+    return await _stream(
+        client,
+        target,
+        path=api_path(target, openai_responses.PATH),
+        body={**openai_responses.build_body(target, request), "stream": True},
+        headers=openai_chat.build_headers(target, request),
+        assemble=assemble_responses,
+    )
+
+
 async def anthropic_stream(
     client: httpx.AsyncClient, target: Target, request: ProbeRequest
-) -> tuple[Reply, StreamTiming]:
+) -> Reply:
     body = {**anthropic_messages.build_body(target, request), "stream": True}
     return await _stream(
         client,
         target,
-        request,
         path=api_path(target, anthropic_messages.PATH),
         body=body,
         headers=anthropic_messages.build_headers(target, request),
         assemble=assemble_anthropic,
         rate_limit_statuses=anthropic_messages.RATE_LIMIT_STATUSES,
+    )
+
+
+async def bedrock_converse_stream(
+    client: httpx.AsyncClient,
+    target: Target,
+    request: ProbeRequest,
+    *,
+    auth: httpx.Auth | None = None,
+) -> Reply:
+    """ConverseStream: the Converse body, answered with AWS event-stream frames."""
+    return await _stream(
+        client,
+        target,
+        path=bedrock.model_path(target, "converse-stream"),
+        body=bedrock.build_body(target, request),
+        headers=probe_headers(request, {"Accept": EVENT_STREAM}),
+        assemble=assemble_converse,
+        auth=auth if auth is not None else bedrock.signer(target),
+        error_type_header=bedrock.ERROR_TYPE_HEADER,
+    )
+
+
+async def bedrock_invoke_stream(
+    client: httpx.AsyncClient,
+    target: Target,
+    request: ProbeRequest,
+    *,
+    auth: httpx.Auth | None = None,
+) -> Reply:
+    """InvokeModelWithResponseStream: Anthropic stream events inside event-stream chunks."""
+    return await _stream(
+        client,
+        target,
+        path=bedrock.model_path(target, "invoke-with-response-stream"),
+        body=bedrock.build_invoke_body(target, request),
+        headers=probe_headers(request, {"Accept": EVENT_STREAM}),
+        assemble=assemble_invoke_stream,
+        auth=auth if auth is not None else bedrock.signer(target),
+        error_type_header=bedrock.ERROR_TYPE_HEADER,
     )
 
 
@@ -125,13 +206,12 @@ async def vertex_anthropic_stream(
     request: ProbeRequest,
     *,
     auth: httpx.Auth | None = None,
-) -> tuple[Reply, StreamTiming]:
+) -> Reply:
     """streamRawPredict: the rawPredict body with `stream: true`, answered with SSE."""
     body = {**vertex.build_anthropic_body(target, request), "stream": True}
     return await _stream(
         client,
         target,
-        request,
         path=vertex.model_path(target, "anthropic", "streamRawPredict"),
         body=body,
         headers=probe_headers(request, {}),
@@ -147,25 +227,15 @@ async def vertex_gemini_stream(
     request: ProbeRequest,
     *,
     auth: httpx.Auth | None = None,
-) -> tuple[Reply, StreamTiming]:
+) -> Reply:
     """streamGenerateContent with `alt=sse`."""
     path = vertex.model_path(target, "google", "streamGenerateContent") + "?alt=sse"
     return await _stream(
         client,
         target,
-        request,
         path=path,
         body=vertex.build_gemini_body(target, request),
         headers=probe_headers(request, {}),
         assemble=assemble_gemini,
         auth=auth if auth is not None else vertex.bearer(target),
     )
-
-
-STREAMERS: dict[str, StreamFn] = {
-    "openai_chat": openai_chat_stream,
-    "anthropic_messages": anthropic_stream,
-    "vertex_anthropic": vertex_anthropic_stream,
-    "vertex_gemini": vertex_gemini_stream,
-}
-"""Wire APIs with a streaming path; the others (Bedrock, Responses, Azure) are not yet done."""

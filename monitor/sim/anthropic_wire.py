@@ -63,8 +63,7 @@ def parse(body: Any) -> ChatRequest:
             fields.require(body, "messages"), system_roles=frozenset(), roles=_ROLES
         )
         system = None if body.get("system") is None else fields.text_of(body["system"], "system")
-        if fields.get_bool(body, "stream"):
-            raise fields.FieldProblem("stream", "streaming not supported by the simulator")
+        stream = bool(fields.get_bool(body, "stream"))
         fields.get_number(body, "temperature", lo=0, hi=1)
         fields.get_number(body, "top_p", lo=0, hi=1)
         fields.get_int(body, "top_k", lo=0, hi=1 << 31)
@@ -73,7 +72,12 @@ def parse(body: Any) -> ChatRequest:
         raise SimError(400, "invalid_request", f"{problem.name}: {problem.problem}") from None
     assert max_tokens is not None
     return ChatRequest(
-        model=model, messages=messages, system=system, max_tokens=max_tokens, stop=stops
+        model=model,
+        messages=messages,
+        system=system,
+        max_tokens=max_tokens,
+        stop=stops,
+        stream=stream,
     )
 
 

@@ -4,7 +4,9 @@ A request passes only if its `Authorization` header names a known access key, is
 the backend's region and the `bedrock` service, its `X-Amz-Date` is within five minutes of
 the simulator's clock, and the signature over the signed headers and body matches the one
 recomputed from the key pair. Failures are 403s in AWS's shape (the error type goes in
-`x-amzn-ErrorType`, carried as `SimError.code`). Session tokens are signed but not checked.
+`x-amzn-ErrorType`, carried as `SimError.code`). Static keys' session tokens are signed but
+not checked; temporary keys issued by the fleet's STS (`sts.StsIssuer`) need their own session
+token and expire.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from botocore.credentials import ReadOnlyCredentials
 
 from monitor.providers.aws_auth import sign, utc_now
 from monitor.sim.records import SimError
+from monitor.sim.sts import StsIssuer
 
 MAX_SKEW = timedelta(minutes=5)
 AMZ_DATE = "%Y%m%dT%H%M%SZ"
@@ -27,6 +30,7 @@ _AUTH = re.compile(
     r"(?P<service>[^/]+)/aws4_request, SignedHeaders=(?P<signed>[a-z0-9;_.-]+), "
     r"Signature=(?P<signature>[0-9a-f]{64})"
 )
+INVALID_TOKEN = "The security token included in the request is invalid."
 MISMATCH = (
     "The request signature we calculated does not match the signature you provided. Check your"
     " AWS Secret Access Key and signing method. Consult the service documentation for details."
@@ -45,6 +49,7 @@ class SigV4Verifier:
     now: Callable[[], datetime] = utc_now
     service: str = "bedrock"
     verified: int = field(default=0)
+    sts: StsIssuer | None = None  # also accept the temporary keys this STS issued
 
     def verify(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes, region: str
@@ -60,12 +65,9 @@ class SigV4Verifier:
                 "'Signature' parameters.",
                 "IncompleteSignatureException",
             )
-        secret = self.keys.get(match["key"])
+        secret = self.keys.get(match["key"]) or self._session_secret(match["key"], headers)
         if secret is None:
-            raise _denied(
-                "The security token included in the request is invalid.",
-                "UnrecognizedClientException",
-            )
+            raise _denied(INVALID_TOKEN, "UnrecognizedClientException")
         if match["region"] != region:
             raise _denied("Credential should be scoped to a valid region. ")
         if match["service"] != self.service:
@@ -96,6 +98,20 @@ class SigV4Verifier:
         ):
             raise _denied(MISMATCH)
         self.verified += 1
+
+    def _session_secret(self, key: str, headers: Mapping[str, str]) -> str | None:
+        """The secret of an STS-issued key, if the request carries its unexpired session token."""
+        session = self.sts.sessions.get(key) if self.sts is not None else None
+        if session is None:
+            return None
+        sent = headers.get("X-Amz-Security-Token", "").encode()
+        if not hmac.compare_digest(sent, session.token.encode()):
+            raise _denied(INVALID_TOKEN, "UnrecognizedClientException")
+        if session.expires_at <= self.now().astimezone(UTC):
+            raise _denied(
+                "The security token included in the request is expired", "ExpiredTokenException"
+            )
+        return session.secret
 
     def _signed_at(self, amz_date: str, scope_date: str) -> datetime:
         try:

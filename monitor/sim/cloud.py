@@ -2,9 +2,10 @@
 
 `authenticate` picks the check by the backend's API, as the platform would: Bedrock pools
 verify the SigV4 signature for the backend's region (its `region`, else its pool name), Vertex
-pools need a token from the fleet's `/oauth2/token` endpoint, Azure deployments an `api-key`
-header and an `api-version`, and the rest take the fleet's API key. A fleet without an `aws`
-verifier or `oauth` issuer skips that check.
+pools need a token from the fleet's `/oauth2/token` endpoint or its metadata server, Azure
+deployments an `api-key` header and an `api-version`, and the rest take the fleet's API key.
+A fleet without an `aws` verifier or `oauth` issuer skips that check. Temporary AWS keys come
+from the fleet's STS (`sts.py`), workload-identity tokens from `gce_metadata.py`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from monitor.sim import transport
+from monitor.sim import gce_metadata, sts, transport
 from monitor.sim.google_oauth import TokenRequestError
 from monitor.sim.records import SimError, WireFormat
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from monitor.sim.server import SimBackend, SimFleet
 
 TOKEN_PATH = "/oauth2/token"
+GOOGLE_TOKEN_PATH = "/token"  # oauth2.googleapis.com's own path, reached through a proxy
 AZURE_DENIED = (
     "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide"
     " a valid key for an active subscription and use a correct regional API endpoint for your"
@@ -58,7 +60,7 @@ def token_uri(fleet: SimFleet) -> str:
 
 
 def routes(fleet: SimFleet) -> list[web.RouteDef]:
-    """The OAuth2 token endpoint (jwt-bearer grant), answering in RFC 6749 shape."""
+    """The OAuth2 token endpoint (RFC 6749 shape), STS and the GCE metadata server."""
 
     async def token(request: web.Request) -> web.Response:
         if fleet.oauth is None:
@@ -71,4 +73,9 @@ def routes(fleet: SimFleet) -> list[web.RouteDef]:
             body = {"error": exc.error, "error_description": exc.description}
             return web.json_response(body, status=400)
 
-    return [web.post(TOKEN_PATH, token)]
+    return [
+        web.post(TOKEN_PATH, token),
+        web.post(GOOGLE_TOKEN_PATH, token),
+        *sts.routes(fleet),
+        *gce_metadata.routes(fleet),
+    ]

@@ -3,8 +3,10 @@
 `service_account_info(token_uri)` mints a key pair and returns a service-account JSON whose
 `token_uri` points here; google-auth then posts a signed JWT assertion (jwt-bearer grant),
 which the endpoint verifies with the public key before issuing an opaque access token with
-a lifetime. The Vertex routes accept only issued, unexpired tokens (simulator clock), and
-answer anything else with Google's 401 UNAUTHENTICATED.
+a lifetime. `authorized_user_info` does the same for `gcloud auth application-default login`
+files (refresh_token grant), and `gce_metadata` hands out tokens from the same issuer. The
+Vertex routes accept only issued, unexpired tokens (simulator clock), and answer anything
+else with Google's 401 UNAUTHENTICATED.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from monitor.sim.records import SimError
 
 GOOGLE_AUDIENCE = "https://oauth2.googleapis.com/token"  # google-auth's fixed `aud` claim
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+REFRESH_TOKEN = "refresh_token"
 UNAUTHENTICATED = (
     "Request had invalid authentication credentials. Expected OAuth 2 access token, login"
     " cookie or other valid authentication credential."
@@ -47,8 +50,10 @@ class OAuthIssuer:
     now: Callable[[], datetime] = utc_now
     lifetime_s: int = 3600
     public_keys: dict[str, str] = field(default_factory=dict)
+    refresh_tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> client id, secret
     tokens: dict[str, datetime] = field(default_factory=dict)
     issued: int = 0
+    workload_email: str | None = None  # the metadata server's service account; None: not GKE
 
     def service_account_info(
         self, token_uri: str, email: str = "canary@sim-project.iam.gserviceaccount.com"
@@ -78,8 +83,37 @@ class OAuthIssuer:
             "token_uri": token_uri,
         }
 
+    def authorized_user_info(self, token_uri: str) -> dict[str, Any]:
+        """A fresh `authorized_user` ADC JSON (as `gcloud auth application-default login`)."""
+        client_id = secrets.token_hex(6) + "-sim.apps.googleusercontent.com"
+        client_secret = "GOCSPX-" + secrets.token_urlsafe(21)
+        refresh = "1//sim-" + secrets.token_urlsafe(32)
+        self.refresh_tokens[refresh] = (client_id, client_secret)
+        return {
+            "type": "authorized_user",
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "refresh_token": refresh,
+            "token_uri": token_uri,
+        }
+
+    def mint(self) -> dict[str, Any]:
+        """Issue an access token valid for `lifetime_s` on the simulator's clock."""
+        token = "ya29.sim-" + secrets.token_urlsafe(24)
+        self.tokens[token] = self.now().astimezone(UTC) + timedelta(seconds=self.lifetime_s)
+        self.issued += 1
+        return {"access_token": token, "expires_in": self.lifetime_s, "token_type": "Bearer"}
+
     def grant(self, form: Mapping[str, str], audience: str) -> dict[str, Any]:
-        """Verify a jwt-bearer assertion and issue an access token; TokenRequestError if not."""
+        """Verify a jwt-bearer assertion or a refresh token and issue an access token.
+
+        Raises TokenRequestError (an RFC 6749 error code) when the grant is refused.
+        """
+        if form.get("grant_type") == REFRESH_TOKEN:
+            client = self.refresh_tokens.get(form.get("refresh_token", ""))
+            if client is None or client != (form.get("client_id"), form.get("client_secret")):
+                raise TokenRequestError("invalid_grant", "Bad Request")
+            return self.mint()
         if form.get("grant_type") != JWT_BEARER:
             raise TokenRequestError("unsupported_grant_type", "Invalid grant_type.")
         assertion = form.get("assertion", "")
@@ -91,10 +125,7 @@ class OAuthIssuer:
             jwt.decode(assertion, certs=public, audience=[GOOGLE_AUDIENCE, audience])  # type: ignore[no-untyped-call]  # as above
         except (ValueError, google.auth.exceptions.GoogleAuthError):
             raise TokenRequestError("invalid_grant", "Invalid JWT Signature.") from None
-        token = "ya29.sim-" + secrets.token_urlsafe(24)
-        self.tokens[token] = self.now().astimezone(UTC) + timedelta(seconds=self.lifetime_s)
-        self.issued += 1
-        return {"access_token": token, "expires_in": self.lifetime_s, "token_type": "Bearer"}
+        return self.mint()
 
     def check(self, headers: Mapping[str, str]) -> None:
         """401 unless the request carries an issued token that has not expired."""

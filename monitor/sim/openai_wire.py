@@ -59,8 +59,10 @@ def parse(body: Any) -> ChatRequest:
         system, messages = fields.conversation(
             fields.require(body, "messages"), system_roles=_SYSTEM_ROLES, roles=_ROLES
         )
-        if fields.get_bool(body, "stream"):
-            raise fields.FieldProblem("stream", "streaming not supported by the simulator")
+        stream = bool(fields.get_bool(body, "stream"))
+        options = body.get("stream_options")
+        if options is not None and (not stream or not isinstance(options, dict)):
+            raise fields.FieldProblem("stream_options", "only allowed when `stream` is true")
         fields.get_int(body, "n", lo=1, hi=1)  # one choice per request, as probes ask
         max_tokens = fields.get_int(body, "max_completion_tokens", lo=1, hi=1 << 20)
         if max_tokens is None:
@@ -84,6 +86,7 @@ def parse(body: Any) -> ChatRequest:
             logprobs=logprobs,
             top_logprobs=top_logprobs,
             json_mode=fmt["type"] != "text",
+            stream=stream,
         )
     except fields.FieldProblem as problem:
         raise _invalid(problem) from None

@@ -68,6 +68,7 @@ class ChatRequest:
     logprobs: bool = False
     top_logprobs: int = 0
     json_mode: bool = False
+    stream: bool = False  # `stream: true`, or a streaming route (Bedrock, Vertex)
 
 
 FinishKind = Literal["stop", "length", "stop_sequence"]

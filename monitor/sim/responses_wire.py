@@ -47,6 +47,7 @@ def parse_responses(body: Any) -> ChatRequest:
         top = fields.get_int(body, "top_logprobs", lo=0, hi=20, default=0) or 0
         include = body.get("include") or []
         fmt = (body.get("text") or {}).get("format") or {"type": "text"}
+        stream = bool(fields.get_bool(body, "stream"))
     except fields.FieldProblem as problem:
         raise SimError(400, "invalid_request", f"{problem.name}: {problem.problem}") from None
     return ChatRequest(
@@ -57,6 +58,7 @@ def parse_responses(body: Any) -> ChatRequest:
         logprobs="message.output_text.logprobs" in include,
         top_logprobs=top,
         json_mode=fmt.get("type") != "text",
+        stream=stream,
     )
 
 

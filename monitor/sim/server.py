@@ -19,17 +19,17 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor.sim import cloud, control, transport
+from monitor.sim import cloud, control, streaming, transport
 from monitor.sim.answers import AnswerBook
 from monitor.sim.aws_sigv4 import SigV4Verifier
-from monitor.sim.faults import Fault, FaultTable, Plan
+from monitor.sim.faults import MALFORMED_MODES, Fault, FaultTable, Plan
 from monitor.sim.generate import generate
 from monitor.sim.google_oauth import OAuthIssuer
-from monitor.sim.records import Api, ChatRequest, SimError, WireFormat
-from monitor.sim.wires import ROUTES, WIRES
+from monitor.sim.records import Api, ChatRequest, Generation, SimError, WireFormat
+from monitor.sim.wires import ROUTES, STREAM_ROUTES, WIRES
 
 AFFINITY_HEADER = "X-Canary-Affinity"
-Handler = Callable[[web.Request], Awaitable[web.Response]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +116,8 @@ class SimFleet:
         app.router.add_get("/healthz", self._healthz)
         for wire, path in ROUTES:
             app.router.add_post(f"/{{platform}}/{{pool}}/{path}", self._handler(wire))
+        for wire, path in STREAM_ROUTES:
+            app.router.add_post(f"/{{platform}}/{{pool}}/{path}", self._handler(wire, stream=True))
         app.router.add_routes(control.routes(self))
         app.router.add_routes(cloud.routes(self))
         return app
@@ -138,9 +140,9 @@ class SimFleet:
         del request
         return web.json_response({"status": "ok"})
 
-    def _handler(self, wire: WireFormat) -> Handler:
-        async def handle(request: web.Request) -> web.Response:
-            return await self._serve(request, wire)
+    def _handler(self, wire: WireFormat, *, stream: bool = False) -> Handler:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self._serve(request, wire, stream=stream)
 
         return handle
 
@@ -150,7 +152,9 @@ class SimFleet:
         body = wire.render_error(error, request_id)
         return web.json_response(body, status=error.status, headers=headers)
 
-    async def _serve(self, request: web.Request, wire: WireFormat) -> web.Response:
+    async def _serve(
+        self, request: web.Request, wire: WireFormat, *, stream: bool = False
+    ) -> web.StreamResponse:
         request_id = "req_" + uuid.uuid4().hex[:24]
         platform, pool = request.match_info["platform"], request.match_info["pool"]
         backend = self.backends.get((platform, pool))
@@ -162,6 +166,10 @@ class SimFleet:
             chat = wire.parse(transport.parse_json(raw))
             if "model" in request.match_info:
                 chat = replace(chat, model=request.match_info["model"])
+            if stream:
+                if wire.api == "vertex_gemini" and request.query.get("alt") != "sse":
+                    raise SimError(400, "invalid_request", "The simulator streams alt=sse only.")
+                chat = replace(chat, stream=True)
             if backend.models and chat.model not in backend.models:
                 raise SimError(
                     404,
@@ -175,13 +183,14 @@ class SimFleet:
         plan = self.faults.plan(platform, pool, request.headers.get(AFFINITY_HEADER, ""))
         try:
             return await self._answer(
-                wire, chat, plan, platform=platform, pool=pool, request_id=request_id
+                request, wire, chat, plan, platform=platform, pool=pool, request_id=request_id
             )
         finally:
             self.faults.record(platform, pool, plan)
 
     async def _answer(
         self,
+        request: web.Request,
         wire: WireFormat,
         chat: ChatRequest,
         plan: Plan,
@@ -189,7 +198,7 @@ class SimFleet:
         platform: str,
         pool: str,
         request_id: str,
-    ) -> web.Response:
+    ) -> web.StreamResponse:
         if (fault := plan.get("latency")) is not None:
             plan.mark("latency")
             await asyncio.sleep(fault.delay_s)
@@ -197,14 +206,41 @@ class SimFleet:
             plan.mark("http_error")
             return self._error(wire, transport.injected_error(fault), request_id)
         gen = generate(self.book, chat, platform, pool, plan)
+        headers = {wire.request_id_header: request_id, "X-Served-By": gen.fingerprint}
+        if chat.stream:
+            return await self._stream(
+                request, wire=wire, chat=chat, gen=gen, plan=plan, headers=headers
+            )
         body = wire.render(chat, gen, wire.new_id())
         if (fault := plan.get("malformed")) is not None:
             plan.mark("malformed")
             text = transport.malformed_body(body, fault, wire, plan.rng)
         else:
             text = json.dumps(body, ensure_ascii=False)
-        headers = {wire.request_id_header: request_id, "X-Served-By": gen.fingerprint}
         return web.Response(text=text, content_type="application/json", headers=headers)
+
+    async def _stream(
+        self,
+        request: web.Request,
+        *,
+        wire: WireFormat,
+        chat: ChatRequest,
+        gen: Generation,
+        plan: Plan,
+        headers: dict[str, str],
+    ) -> web.StreamResponse:
+        """Write the reply chunk by chunk (a `malformed` fault cuts the stream short)."""
+        render, content_type = streaming.RENDERERS[wire.api]
+        chunks = render(chat, gen, wire.new_id())
+        if (fault := plan.get("malformed")) is not None:
+            plan.mark("malformed")
+            chunks = streaming.malformed(chunks, fault.mode or plan.rng.choice(MALFORMED_MODES))
+        response = web.StreamResponse(headers={**headers, "Content-Type": content_type})
+        await response.prepare(request)
+        for chunk in chunks:
+            await response.write(chunk)
+        await response.write_eof()
+        return response
 
 
 @asynccontextmanager

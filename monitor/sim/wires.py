@@ -37,3 +37,10 @@ ROUTES: tuple[tuple[WireFormat, str], ...] = (
     (OPENAI_RESPONSES, "v1/responses"),
     (AZURE_OPENAI_CHAT, "openai/deployments/{model}/chat/completions"),
 )
+#: Platforms that stream on a path of its own rather than with `stream: true` in the body.
+STREAM_ROUTES: tuple[tuple[WireFormat, str], ...] = (
+    (BEDROCK_CONVERSE, "model/{model}/converse-stream"),
+    (BEDROCK_INVOKE, "model/{model}/invoke-with-response-stream"),
+    (VERTEX_ANTHROPIC, _VERTEX + "/anthropic/models/{model}:streamRawPredict"),
+    (VERTEX_GEMINI, _VERTEX + "/google/models/{model}:streamGenerateContent"),
+)

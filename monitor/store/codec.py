@@ -39,9 +39,16 @@ def dumps(value: Any) -> str:
 
     Evidence comes from detectors and may hold sets or odd numbers; sets become sorted lists,
     NaN and infinities become null (they are not JSON and would break API clients), anything
-    else unknown becomes its `str`.
+    else unknown becomes its `str`. A lone surrogate (a reply may hold `"\\ud800"`) cannot be
+    encoded as UTF-8 by the database driver, so such a value is written with ASCII escapes,
+    which `loads` turns back into the very same string.
     """
-    return json.dumps(_clean(value), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    text = json.dumps(_clean(value), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(_clean(value), separators=(",", ":"), allow_nan=False)
+    return text
 
 
 def loads(text: str) -> Any:
@@ -83,6 +90,8 @@ def reply_to_dict(reply: Reply) -> dict[str, Any]:
         "latency_s": reply.latency_s,
         "headers": dict(reply.headers),
         "raw_body": reply.raw_body,
+        "time_to_first_token_s": reply.time_to_first_token_s,
+        "output_tokens_per_s": reply.output_tokens_per_s,
     }
 
 
@@ -113,6 +122,8 @@ def reply_from_dict(data: Mapping[str, Any]) -> Reply:
         latency_s=data.get("latency_s", 0.0),
         headers=dict(data.get("headers") or {}),
         raw_body=data.get("raw_body", ""),
+        time_to_first_token_s=data.get("time_to_first_token_s"),
+        output_tokens_per_s=data.get("output_tokens_per_s"),
     )
 
 

@@ -86,6 +86,10 @@ CASES = [
         "invalid-missing-model.yaml:2: targets[0].model: required field is missing",
     ),
     (
+        "invalid-missing-credentials-file.yaml",
+        "invalid-missing-credentials-file.yaml:7: targets[0].credentials_file: cannot read missing-sa.json: No such file or directory",
+    ),
+    (
         "invalid-missing-probe-file.yaml",
         "invalid-missing-probe-file.yaml:4: suites[0].file: no such probe file: no-such-probes.yaml",
     ),
@@ -95,7 +99,30 @@ CASES = [
         "invalid-retention.yaml:1: store: `retention_failed_days` must be >= `retention_passed_days`",
     ),
     ("invalid-selector.yaml", "invalid-selector.yaml:5: suites[0].targets: selects no target"),
-    ("invalid-store-url.yaml", "invalid-store-url.yaml:2: store.url: must be a sqlite:///path URL"),
+    (
+        "invalid-store-url.yaml",
+        "invalid-store-url.yaml:2: store.url: must be a sqlite:///path or postgresql:// URL",
+    ),
+    (
+        "invalid-cluster-sqlite.yaml",
+        "invalid-cluster-sqlite.yaml:4: cluster.enabled: cluster mode needs a PostgreSQL store (store.url: postgresql://...)",
+    ),
+    (
+        "invalid-cluster-lease.yaml",
+        "invalid-cluster-lease.yaml:2: cluster: `lease_ttl_s` must be >= 2 x `heartbeat_s` (one missed heartbeat)",
+    ),
+    (
+        "invalid-cluster-replica.yaml",
+        "invalid-cluster-replica.yaml:3: cluster.replica_id: must be 1 to 63 letters, digits, '.', '_', ':' or '-', starting with a letter or digit",
+    ),
+    (
+        "invalid-store-url-file.yaml",
+        "invalid-store-url-file.yaml:2: store.url_file: cannot read no-such-dsn: No such file or directory",
+    ),
+    (
+        "invalid-store-url-and-file.yaml",
+        "invalid-store-url-and-file.yaml:1: store: set `url` or `url_file`, not both",
+    ),
     ("invalid-timeout.yaml", "invalid-timeout.yaml:6: targets[0].timeout_s: must be > 0"),
     ("invalid-unknown-key.yaml", "invalid-unknown-key.yaml:6: targets[0].timeout: unknown field"),
     (

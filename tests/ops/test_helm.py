@@ -3,6 +3,7 @@ and prometheus-operator schemas, and its rendered config accepted by the daemon 
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import re
@@ -182,6 +183,22 @@ def test_credentials_are_files_from_a_secret(render: Render) -> None:
     assert "credentials" not in {v["name"] for v in pod["volumes"]}
 
 
+def test_service_account_carries_the_cloud_identity(render: Render) -> None:
+    """`serviceAccount.annotations` (IRSA role, GKE service account) land on the ServiceAccount
+    the pod runs as; no Kubernetes API token is mounted either way."""
+    annotations = {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/canary-monitor",
+        "iam.gke.io/gcp-service-account": "canary@my-project.iam.gserviceaccount.com",
+    }
+    docs = render({"serviceAccount": {"annotations": annotations}})
+    account = only(docs, "templates/serviceaccount.yaml")
+    assert account["metadata"]["annotations"] == annotations
+    pod = only(docs, "templates/deployment.yaml")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == account["metadata"]["name"] == "rel-canary-monitor"
+    assert pod["automountServiceAccountToken"] is False
+    assert "annotations" not in only(render(), "templates/serviceaccount.yaml")["metadata"]
+
+
 def fill_placeholders(text: str, runbook: str, grafana: str, job: str) -> str:
     text = text.replace(
         "https://github.com/canary-monitor/canary-monitor/blob/main/docs/runbook.md", runbook
@@ -345,5 +362,157 @@ def test_chart_metadata_and_readme() -> None:
         "prometheusRule.enabled",
         "credentials.existingSecret",
         "dashboards.apiUrl",
+        "web.config",
+        "web.tlsSecret",
+        "web.apiResults",
     ):
         assert key in readme, key
+
+
+WEB_VALUES = CHART / "ci" / "web-values.yaml"
+
+
+def test_web_config_is_a_mounted_secret_that_the_daemon_accepts(
+    render: Render, tmp_path: Path
+) -> None:
+    """web.config and web.files become a Secret at /etc/canary-web passed as --web.config.file;
+    web.tlsSecret is mounted at /etc/canary-tls and fills cert_file/key_file; probes and the
+    ServiceMonitor switch to HTTPS, with the scrape's tlsConfig and basicAuth; the rendered
+    web config loads with the daemon's own strict loader."""
+    import trustme
+
+    from monitor.webconfig import load_web_config
+
+    docs = render(values_of(WEB_VALUES))
+    secret = only(docs, "templates/web-secret.yaml")
+    assert secret["metadata"]["name"] == "rel-canary-monitor-web"
+    files = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    assert sorted(files) == ["tokens", "web-config.yml"]
+    pod = only(docs, "templates/deployment.yaml")["spec"]["template"]
+    assert "checksum/web" in pod["metadata"]["annotations"]
+    [container] = pod["spec"]["containers"]
+    assert container["args"][-4:] == [
+        "run",
+        "--config",
+        "/etc/canary/config.yaml",
+        "--web.config.file=/etc/canary-web/web-config.yml",
+    ]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert volumes[mounts["/etc/canary-web"]]["secret"]["secretName"] == "rel-canary-monitor-web"
+    assert volumes[mounts["/etc/canary-tls"]]["secret"]["secretName"] == "canary-tls"
+    assert container["livenessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    assert container["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    [endpoint] = only(docs, "templates/servicemonitor.yaml")["spec"]["endpoints"]
+    assert endpoint["scheme"] == "https"
+    assert endpoint["tlsConfig"]["ca"] == {"secret": {"name": "canary-tls", "key": "ca.crt"}}
+    assert endpoint["basicAuth"]["password"] == {"name": "canary-scrape", "key": "password"}
+    config = yaml.safe_load(only(docs, "templates/configmap.yaml")["data"]["config.yaml"])
+    assert config["server"]["api_results"] is True  # auth is required, so transcripts are served
+
+    cert = trustme.CA().issue_cert("rel-canary-monitor.mon.svc")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "tls.crt"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "tls.key"))
+    for name, text in files.items():
+        (tmp_path / name).write_text(text.replace("/etc/canary-tls/", f"{tmp_path}/"))
+    web = load_web_config(tmp_path / "web-config.yml")
+    assert web.ssl_context is not None and sorted(web.users) == ["prometheus"]
+    assert web.tokens == (b"not-a-real-token-but-long-enough",)
+
+
+@pytest.mark.parametrize(
+    ("values", "served"),
+    [
+        ({}, False),
+        (
+            {"web": {"config": {"http_server_config": {"headers": {"X-Frame-Options": "deny"}}}}},
+            False,
+        ),
+        ({"web": {"tlsSecret": "canary-tls"}}, False),
+        ({"web": {"config": {"basic_auth_users": {"a": "$2y$10$" + "a" * 53}}}}, True),
+        ({"web": {"config": {"bearer_auth": {"tokens_file": "tokens"}}}}, True),
+        ({"web": {"existingSecret": "mine"}}, False),
+        ({"web": {"existingSecret": "mine", "apiResults": True}}, True),
+        ({"web": {"apiResults": True}}, True),
+        ({"config": {"server": {"api_results": True}}}, True),
+    ],
+    ids=[
+        "default",
+        "headers-only",
+        "tls-only",
+        "basic-auth",
+        "bearer-auth",
+        "existing-secret",
+        "existing-secret-opt-in",
+        "explicit-opt-in",
+        "config-opt-in",
+    ],
+)
+def test_transcript_api_is_off_unless_authenticated(
+    render: Render, values: dict[str, Any], served: bool
+) -> None:
+    """The chart serves /api/v1/results (stored transcripts) only when its web config requires
+    basic or bearer auth, or when asked to explicitly."""
+    configmap = only(render(values), "templates/configmap.yaml")
+    assert yaml.safe_load(configmap["data"]["config.yaml"])["server"]["api_results"] is served
+
+
+def test_plain_chart_has_no_web_objects(render: Render) -> None:
+    """Without web values: no web Secret, no flag, HTTP probes and scrapes."""
+    docs = render()
+    assert not docs.get("templates/web-secret.yaml")
+    [container] = only(docs, "templates/deployment.yaml")["spec"]["template"]["spec"]["containers"]
+    assert not any(a.startswith("--web.config.file") for a in container["args"])
+    assert "scheme" not in container["livenessProbe"]["httpGet"]
+    monitor = only(render({"serviceMonitor": {"enabled": True}}), "templates/servicemonitor.yaml")
+    assert monitor["spec"]["endpoints"][0]["scheme"] == "http"
+    assert "basicAuth" not in monitor["spec"]["endpoints"][0]
+
+
+def test_mutual_tls_needs_tcp_probes(helm: Any, render: Render) -> None:
+    """The kubelet has no client certificate: with RequireAndVerifyClientCert an httpGet probe
+    is a render error naming the fix; tcpSocket probes render (`httpGet: null` drops the
+    default)."""
+    mtls = {
+        "tlsSecret": "canary-tls",
+        "config": {
+            "tls_server_config": {
+                "client_auth_type": "RequireAndVerifyClientCert",
+                "client_ca_file": "/etc/canary-tls/ca.crt",
+            }
+        },
+    }
+    with (
+        helm.Chart.load(str(CHART)) as chart,
+        pytest.raises(helm.HelmRenderError, match="livenessProbe: an httpGet probe cannot"),
+    ):
+        chart.render({"web": mtls}, name="rel", namespace="mon")
+    tcp = {"httpGet": None, "tcpSocket": {"port": "http"}}  # null drops the default httpGet
+    docs = render({"web": mtls, "livenessProbe": tcp, "readinessProbe": tcp})
+    [container] = only(docs, "templates/deployment.yaml")["spec"]["template"]["spec"]["containers"]
+    assert container["livenessProbe"]["tcpSocket"] == {"port": "http"}
+    assert "httpGet" not in container["livenessProbe"]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"web": {"config": {"basic_auth_users": {"a": "hunter2"}}}},
+            "/web/config/basic_auth_users/a",
+        ),
+        ({"web": {"config": {"basic_auth_user": {}}}}, "basic_auth_user"),
+        ({"web": {"apiResults": "yes"}}, "/web/apiResults"),
+        ({"serviceMonitor": {"scheme": "ftp"}}, "/serviceMonitor/scheme"),
+    ],
+    ids=["plaintext-password", "misspelt-key", "api-results-string", "bad-scheme"],
+)
+def test_values_schema_rejects_bad_web_values(
+    helm: Any, values: dict[str, Any], message: str
+) -> None:
+    """Web values are checked at install: bcrypt hashes, known keys, booleans."""
+    with (
+        helm.Chart.load(str(CHART)) as chart,
+        pytest.raises(helm.HelmValuesError, match=re.escape(message)),
+    ):
+        chart.render(values, name="rel", namespace="mon")

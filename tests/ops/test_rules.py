@@ -20,9 +20,10 @@ REQUIRED = {
     "CanaryProbesStale",
     "CanaryMonitorDown",
     "CanaryConfigReloadFailed",
+    "CanaryStoreWriteErrors",
 }
 # Alerts about the monitor itself: their series carry no platform, pool or model.
-MONITOR_ALERTS = {"CanaryMonitorDown", "CanaryConfigReloadFailed"}
+MONITOR_ALERTS = {"CanaryMonitorDown", "CanaryConfigReloadFailed", "CanaryStoreWriteErrors"}
 RUNBOOK_BASE = "https://github.com/canary-monitor/canary-monitor/blob/main/docs/runbook.md"
 ANNOTATIONS = {"summary", "description", "runbook_url", "dashboard_url"}
 ALERTS = {rule["alert"]: rule for rule in alert_rules()}

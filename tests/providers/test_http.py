@@ -236,6 +236,34 @@ async def test_transport_errors(
 
 
 @pytest.mark.parametrize(
+    ("failures", "error", "sent", "ok"),
+    [
+        (1, DISCONNECTED, 2, True),  # a stale keep-alive connection: sent once more
+        (2, DISCONNECTED, 2, False),  # at most once more
+        (1, "peer closed connection without sending complete message body", 1, False),
+    ],
+)
+async def test_stale_connection_is_retried_once(
+    failures: int, error: str, sent: int, ok: bool
+) -> None:
+    """Only a failure before any response byte is retried, and only once."""
+    requests: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        if len(requests) <= failures:
+            raise httpx.RemoteProtocolError(error)
+        return httpx.Response(200, json={"ok": True})
+
+    if ok:
+        await post({}, handler)
+    else:
+        with pytest.raises(ProviderHTTPError):
+            await post({}, handler)
+    assert len(requests) == sent
+
+
+@pytest.mark.parametrize(
     "response",
     [
         pytest.param(httpx.Response(200, stream=Drip(b'{"choices": [')), id="stalls-mid-body"),

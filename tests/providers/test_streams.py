@@ -10,10 +10,9 @@ import httpx
 import pytest
 
 from monitor.errors import ProviderProtocolError, ProviderRateLimited
-from monitor.providers import streams
+from monitor.providers import PROVIDERS, STREAMERS, streams
 from monitor.providers.http import build_client
 from monitor.providers.stream_parse import sse_events
-from monitor.providers.streams import STREAMERS, StreamTiming
 from monitor.types import FinishReason, Message, ProbeRequest, Reply, TokenLogprob
 from tests.providers.fakes import FIXTURES, StaticBearer, fixture_bytes, make_target
 
@@ -43,7 +42,7 @@ class Dripping:
         return httpx.Response(self.status, content=self.chunks(), headers=headers)
 
 
-async def run(api: str, handler: Dripping, **target: Any) -> tuple[Reply, StreamTiming]:
+async def run(api: str, handler: Dripping, **target: Any) -> Reply:
     fields = {"project": "p", "location": "us-east5"} if api.startswith("vertex_") else {}
     tgt = make_target(api=api, **{**fields, **target})
     async with build_client(tgt, transport=httpx.MockTransport(handler)) as client:
@@ -67,7 +66,7 @@ def test_sse_events() -> None:
 async def test_openai_stream() -> None:
     """Deltas, logprobs, finish reason and the usage chunk assemble into one reply."""
     handler = Dripping(sse("openai_chat_stream"))
-    reply, timing = await run("openai_chat", handler)
+    reply = await run("openai_chat", handler)
     sent = handler.requests[0]
     assert b'"stream":true' in sent.content.replace(b" ", b"")
     assert (reply.text, reply.finish_reason, reply.output_tokens) == ("Paris", FinishReason.STOP, 2)
@@ -76,14 +75,13 @@ async def test_openai_stream() -> None:
         TokenLogprob("Par", -0.01, (("Par", -0.01),)),
         TokenLogprob("is", -0.02),
     )
-    assert (
-        timing.time_to_first_token_s is not None and timing.time_to_first_token_s <= reply.latency_s
-    )
+    assert reply.time_to_first_token_s is not None
+    assert reply.time_to_first_token_s <= reply.latency_s
 
 
 async def test_anthropic_stream() -> None:
     """message_start, text deltas and message_delta assemble into one Message reply."""
-    reply, _timing = await run("anthropic_messages", Dripping(sse("anthropic_stream")))
+    reply = await run("anthropic_messages", Dripping(sse("anthropic_stream")))
     assert (reply.text, reply.raw_finish_reason) == ("Paris.", "end_turn")
     assert (reply.response_id, reply.input_tokens, reply.output_tokens) == ("msg_01S", 21, 5)
 
@@ -91,16 +89,16 @@ async def test_anthropic_stream() -> None:
 async def test_vertex_streams() -> None:
     """Gemini chunks join (finish and usage from the last); Anthropic-on-Vertex streams too."""
     handler = Dripping(sse("vertex_gemini_stream"), size=50)
-    reply, timing = await run("vertex_gemini", handler, base_url="https://v.test/")
+    reply = await run("vertex_gemini", handler, base_url="https://v.test/")
     assert str(handler.requests[0].url).endswith(":streamGenerateContent?alt=sse")
     assert (reply.text, reply.finish_reason, reply.output_tokens) == (
         "Paris.",
         FinishReason.STOP,
         3,
     )
-    assert timing.time_to_first_token_s is not None
+    assert reply.time_to_first_token_s is not None
     claude = Dripping(sse("anthropic_stream"))
-    reply, _ = await run("vertex_anthropic", claude, base_url="https://v.test/")
+    reply = await run("vertex_anthropic", claude, base_url="https://v.test/")
     assert str(claude.requests[0].url).endswith(":streamRawPredict") and reply.text == "Paris."
 
 
@@ -117,6 +115,11 @@ async def test_error_event_mid_stream() -> None:
         (b"data: {not json\n\n", "stream event is not valid JSON"),
         (b"data: [1]\n\n", "stream event is not a JSON object"),
         (b"event: ping\ndata: {}\n\n", "stream has no message_start event"),
+        (b'data: {"choices": [{"delta": {"content": "Par"}}]}\n\n', "stream ends without a"),
+        (
+            b'data: {"choices": [{"delta": {"content": 7}, "finish_reason": "stop"}]}\n\n',
+            "choices[0].delta",
+        ),
     ],
 )
 async def test_malformed_stream(body: bytes, message: str) -> None:
@@ -137,15 +140,10 @@ def test_timing_from_marks() -> None:
     """TTFT is the time of the chunk completing the first text event; rate counts after it."""
     reply = replace(Reply(text="x", finish_reason=None), output_tokens=10)
     marks = [(100, 0.5), (250, 0.9), (400, 2.9)]
-    assert streams._timing(marks, 180, reply, 2.9) == StreamTiming(0.9, 5.0)
-    assert streams._timing(marks, None, reply, 2.9) == StreamTiming(None, None)
+    assert streams.timing(marks, 180, reply, 2.9) == (0.9, 5.0)
+    assert streams.timing(marks, None, reply, 2.9) == (None, None)
 
 
-def test_streamers_registered() -> None:
-    """Streaming covers OpenAI chat, Anthropic and Vertex; Bedrock ConverseStream is left to do."""
-    assert sorted(STREAMERS) == [
-        "anthropic_messages",
-        "openai_chat",
-        "vertex_anthropic",
-        "vertex_gemini",
-    ]
+def test_every_api_streams() -> None:
+    """No wire API can be registered without its streamed twin."""
+    assert sorted(STREAMERS) == sorted(PROVIDERS)

@@ -69,7 +69,7 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], str]] = [
     ("image content", {"messages": [{"role": "user", "content": [{"type": "image"}]}]}, "text"),
     ("temperature above 1", {"temperature": 1.5}, "temperature:"),
     ("unknown field", {"logprobs": True}, "logprobs: Extra inputs are not permitted"),
-    ("stream", {"stream": True}, "streaming not supported by the simulator"),
+    ("stream not a boolean", {"stream": "yes"}, "stream:"),
 ]
 
 

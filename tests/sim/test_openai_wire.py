@@ -110,7 +110,7 @@ BAD_REQUESTS: list[tuple[str, Any, int, str]] = [
     ("bad role", {"model": "m", "messages": [{"role": "robot", "content": "x"}]}, 400, "role"),
     ("bad temperature", {"temperature": 3}, 400, "'temperature'"),
     ("bad max_tokens", {"max_tokens": "ten"}, 400, "'max_tokens'"),
-    ("stream", {"stream": True}, 400, "streaming not supported by the simulator"),
+    ("stream_options without stream", {"stream_options": {}}, 400, "'stream_options'"),
     ("top_logprobs alone", {"top_logprobs": 2}, 400, "'top_logprobs'"),
     ("too many top_logprobs", {"logprobs": True, "top_logprobs": 21}, 400, "'top_logprobs'"),
     ("bad format", {"response_format": {"type": "yaml"}}, 400, "'response_format'"),

@@ -1,4 +1,4 @@
-"""The SQLite store: round trips, filters, retention, drift state, durability and bad paths."""
+"""The store contract on SQLite and PostgreSQL: round trips, filters, retention, drift state, durability and bad paths."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from monitor.store import ResultQuery, open_store
+from monitor.store import ResultQuery, Store, open_store
 from monitor.store.codec import result_from_record
-from monitor.store.sqlite import SQLiteStore
 from monitor.types import Check, FinishReason, Outcome, Reply, Result, TokenLogprob
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,16 +43,22 @@ def failing(detectors: tuple[str, ...], **overrides: Any) -> Result:
     return make_result(outcome=Outcome.FAILED, checks=checks, **overrides)
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every test here runs against both backends: the same contract, the same semantics."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_dsn"))
+    return f"sqlite:///{tmp_path / 'db' / 'canary.db'}"
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = SQLiteStore(
-        tmp_path / "db" / "canary.db", retention_passed_days=7, retention_failed_days=90
-    )
+async def store(store_url: str) -> AsyncIterator[Store]:
+    s = open_store(store_url, retention_passed_days=7, retention_failed_days=90)
     yield s
     await s.close()
 
 
-async def test_round_trip_keeps_reply_checks_and_request(store: SQLiteStore) -> None:
+async def test_round_trip_keeps_reply_checks_and_request(store: Store) -> None:
     """A written result reads back as the same Result, transcript and evidence included."""
     reply = Reply(
         text="Paris. 巴黎",
@@ -91,12 +96,12 @@ async def test_round_trip_keeps_reply_checks_and_request(store: SQLiteStore) -> 
     assert record["failed_detectors"] == ["unexpected_script"]
 
 
-async def test_get_unknown_id_is_none(store: SQLiteStore) -> None:
+async def test_get_unknown_id_is_none(store: Store) -> None:
     """An unknown id is None, not an error."""
     assert await store.get("nope") is None
 
 
-async def test_query_summaries_have_no_transcript(store: SQLiteStore) -> None:
+async def test_query_summaries_have_no_transcript(store: Store) -> None:
     """List views carry the summary fields only."""
     await store.write(make_result(reply=Reply(text="hi", finish_reason=None, raw_body="{}")))
 
@@ -128,7 +133,7 @@ async def test_query_summaries_have_no_transcript(store: SQLiteStore) -> None:
         (ResultQuery(limit=0), []),
     ],
 )
-async def test_query_filters(store: SQLiteStore, query: ResultQuery, expected: list[str]) -> None:
+async def test_query_filters(store: Store, query: ResultQuery, expected: list[str]) -> None:
     """Each ResultQuery field narrows the listing; results come newest first."""
     rows = [
         make_result(id="a", started_at=NOW),
@@ -144,7 +149,7 @@ async def test_query_filters(store: SQLiteStore, query: ResultQuery, expected: l
     assert [r["id"] for r in await store.query(query)] == expected
 
 
-async def test_write_same_id_replaces(store: SQLiteStore) -> None:
+async def test_write_same_id_replaces(store: Store) -> None:
     """Writing an id again replaces it, so a retried write does not duplicate."""
     await store.write(make_result(id="x"))
     await store.write(make_result(id="x", outcome=Outcome.TIMEOUT))
@@ -153,7 +158,7 @@ async def test_write_same_id_replaces(store: SQLiteStore) -> None:
     assert (await store.get("x") or {})["outcome"] == "timeout"
 
 
-async def test_prune_keeps_failures_longer(store: SQLiteStore) -> None:
+async def test_prune_keeps_failures_longer(store: Store) -> None:
     """Passes go after 7 days, every other outcome only after 90."""
     await store.write(make_result(id="old-pass", started_at=NOW - 8 * DAY_S))
     await store.write(make_result(id="new-pass", started_at=NOW - 6 * DAY_S))
@@ -171,7 +176,7 @@ async def test_prune_keeps_failures_longer(store: SQLiteStore) -> None:
     assert await store.prune(NOW) == 0
 
 
-async def test_state_save_load_overwrite(store: SQLiteStore) -> None:
+async def test_state_save_load_overwrite(store: Store) -> None:
     """Drift state is saved per key, overwritten in place, and None when unknown."""
     assert await store.load_state("series-1") is None
 
@@ -183,17 +188,16 @@ async def test_state_save_load_overwrite(store: SQLiteStore) -> None:
     assert await store.load_state("series-2") == {"cusum": 0.0, "n": 0}
 
 
-async def test_reopen_after_close_sees_everything(tmp_path: Path) -> None:
-    """A new store on the same file sees results and state written before close."""
-    path = tmp_path / "canary.db"
-    first = open_store(f"sqlite:///{path}")
+async def test_reopen_after_close_sees_everything(store_url: str) -> None:
+    """A new store on the same file (database) sees results and state written before close."""
+    first = open_store(store_url)
     results = [make_result(started_at=NOW + i) for i in range(5)]
     for r in results:
         await first.write(r)
     await first.save_state("k", {"v": 1})
     await first.close()
 
-    second = SQLiteStore(path, retention_passed_days=1, retention_failed_days=2)
+    second = open_store(store_url, retention_passed_days=1, retention_failed_days=2)
     try:
         assert await second.count() == 5
         assert [r["id"] for r in await second.query(ResultQuery())] == [

@@ -66,6 +66,70 @@ The Secret that holds the credential files: an existing one, or the chart's own.
 {{- if or .Values.credentials.existingSecret .Values.credentials.secrets }}true{{ end }}
 {{- end }}
 
+{{/*
+The web config (docs/security.md): on with `web.config` or `web.existingSecret`. The chart's
+own file is `web.config`, with cert_file/key_file pointed at `web.tlsSecret` when it is set.
+*/}}
+{{- define "canary-monitor.webEnabled" -}}
+{{- if or .Values.web.config .Values.web.existingSecret .Values.web.tlsSecret }}true{{ end }}
+{{- end }}
+
+{{- define "canary-monitor.webSecretName" -}}
+{{- .Values.web.existingSecret | default (printf "%s-web" (include "canary-monitor.fullname" .)) }}
+{{- end }}
+
+{{- define "canary-monitor.webConfig" -}}
+{{- $config := deepCopy (.Values.web.config | default dict) }}
+{{- if .Values.web.tlsSecret }}
+{{- $tls := merge (deepCopy ($config.tls_server_config | default dict)) (dict "cert_file" "/etc/canary-tls/tls.crt" "key_file" "/etc/canary-tls/tls.key") }}
+{{- $_ := set $config "tls_server_config" $tls }}
+{{- end }}
+{{- toYaml $config }}
+{{- end }}
+
+{{/*
+"true" when the endpoints speak TLS / require a client certificate (as far as the chart knows:
+an existingSecret's contents are not visible to it, set the probes' scheme yourself then).
+*/}}
+{{- define "canary-monitor.tls" -}}
+{{- if or .Values.web.tlsSecret (.Values.web.config | default dict).tls_server_config }}true{{ end }}
+{{- end }}
+
+{{- define "canary-monitor.mtls" -}}
+{{- $tls := (.Values.web.config | default dict).tls_server_config | default dict }}
+{{- if eq ($tls.client_auth_type | default "") "RequireAndVerifyClientCert" }}true{{ end }}
+{{- end }}
+
+{{/*
+Whether /api/v1/results (stored transcripts) is served: `web.apiResults` when set, otherwise
+only when the chart's web config asks for basic or bearer auth.
+*/}}
+{{- define "canary-monitor.apiResults" -}}
+{{- if kindIs "bool" .Values.web.apiResults }}
+{{- .Values.web.apiResults }}
+{{- else }}
+{{- $web := .Values.web.config | default dict }}
+{{- if or $web.basic_auth_users $web.bearer_auth }}true{{ else }}false{{ end }}
+{{- end }}
+{{- end }}
+
+{{/*
+A kubelet probe: HTTPS when the endpoints speak TLS. The kubelet has no client certificate, so
+an httpGet probe cannot pass RequireAndVerifyClientCert: use tcpSocket probes then.
+*/}}
+{{- define "canary-monitor.probe" -}}
+{{- $probe := deepCopy .probe }}
+{{- if $probe.httpGet }}
+{{- if include "canary-monitor.mtls" .root }}
+{{- fail (printf "%s: an httpGet probe cannot present a client certificate (web.config.tls_server_config.client_auth_type is RequireAndVerifyClientCert); use a tcpSocket probe" .name) }}
+{{- end }}
+{{- if include "canary-monitor.tls" .root }}
+{{- $_ := set $probe "httpGet" (merge (deepCopy $probe.httpGet) (dict "scheme" "HTTPS")) }}
+{{- end }}
+{{- end }}
+{{- toYaml $probe }}
+{{- end }}
+
 {{- define "canary-monitor.image" -}}
 {{- $tag := .Values.image.tag | default .Chart.AppVersion }}
 {{- if .Values.image.digest }}
@@ -81,6 +145,9 @@ address and port the Service and probes rely on.
 */}}
 {{- define "canary-monitor.config" -}}
 {{- $server := merge (dict "listen_address" "0.0.0.0" "port" (int .Values.containerPort)) (deepCopy (.Values.config.server | default dict)) }}
+{{- if not (hasKey $server "api_results") }}
+{{- $_ := set $server "api_results" (eq (include "canary-monitor.apiResults" .) "true") }}
+{{- end }}
 {{- $config := merge (dict "server" $server) (deepCopy .Values.config) }}
 {{- toYaml $config }}
 {{- end }}

@@ -1,0 +1,130 @@
+"""The daemon's side of cluster mode: which models it probes, and the hand-over of their state.
+
+The daemon asks `mine(model)` when it builds jobs, drift plans and metric series, so a replica
+schedules, judges and exports only the shards it holds (Prometheus then sums replicas without
+double counting). On every change of the held set the role saves the state of the shards going
+away (under their lease), loads the state of those arriving, has the daemon rebuild its jobs,
+and restores the loaded state before any new job can run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from monitor.config import ClusterConfig
+from monitor.drift import DriftEngine
+from monitor.metrics import Metrics
+from monitor.shard import state
+from monitor.shard.coordinator import Coordinator, replica_id
+from monitor.store.postgres import PostgresStore
+
+log = structlog.get_logger("canary.shard")
+
+
+class ShardRole:
+    """Cluster membership for one daemon; `start` after the scheduler, `stop` before the store
+    closes. `reapply()` must rebuild jobs, plans and metric series from `mine`."""
+
+    def __init__(
+        self,
+        store: PostgresStore,
+        config: ClusterConfig,
+        metrics: Metrics,
+        *,
+        shards: Callable[[], set[str]],
+        engine: Callable[[], DriftEngine | None],
+        reapply: Callable[[], None],
+    ) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.replica = replica_id(config)
+        self.engine = engine
+        self.reapply = reapply
+        self.held: frozenset[str] = frozenset()
+        self.coordinator = Coordinator(
+            store,
+            self.replica,
+            config,
+            shards,
+            self._on_change,
+            on_error=self._count,
+            after_round=self._gauges,
+        )
+        metrics.set_shards(self.replica, (), 0)
+
+    def mine(self, model: str) -> bool:
+        return model in self.held
+
+    def may_probe(self, model: str) -> bool:
+        """Checked before each run: held, and the lease not past its local deadline."""
+        return self.coordinator.may_probe(model)
+
+    def start(self) -> None:
+        self.coordinator.start()
+
+    async def stop(self) -> None:
+        """After the last probe: save every held shard's state, then hand the leases back and
+        leave the membership (the jobs are already gone with the scheduler)."""
+        await self.coordinator.stop()
+        await self.flush()
+        try:
+            await self.coordinator.leave()
+        except Exception as exc:
+            self._count(exc)
+            log.error("shard.leave_failed", error_type=type(exc).__name__)
+        self.held = frozenset()
+        self._gauges()
+
+    async def flush(self) -> None:
+        """Save the drift state of every held shard (maintenance, shutdown)."""
+        await self._save(self.held)
+
+    async def _on_change(self, held: frozenset[str]) -> None:
+        gained, lost = held - self.held, self.held - held
+        await self._save(lost)
+        try:
+            documents = await state.load(self.store, gained)
+        except Exception as exc:  # start those shards fresh rather than not at all
+            self._count(exc)
+            log.error("shard.state_load_failed", error_type=type(exc).__name__)
+            documents = {}
+        self.held = held
+        self.reapply()  # synchronous: no job of a gained shard runs before the restore below
+        engine = self.engine()
+        if engine is not None:
+            for document in documents.values():
+                state.restore(engine, document)
+        self._gauges()
+        if gained or lost:
+            log.info("shard.state_moved", loaded=sorted(documents), saved=sorted(lost))
+
+    def _gauges(self) -> None:
+        self.metrics.set_shards(self.replica, self.held, len(self.coordinator.members))
+
+    async def _save(self, shards: frozenset[str]) -> None:
+        engine = self.engine()
+        if engine is None or not shards:
+            return
+        documents = state.split(engine.snapshot(), shards)
+        try:
+            refused = await state.save(self.store, self.replica, documents)
+        except Exception as exc:
+            self._count(exc)
+            log.error("shard.state_save_failed", error_type=type(exc).__name__)
+            return
+        if refused:
+            log.warning("shard.state_fenced", shards=refused)
+
+    def _count(self, exc: BaseException) -> None:
+        del exc
+        self.metrics.store_errors.labels("lease").inc()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "replica": self.replica,
+            "members": list(self.coordinator.members),
+            "held": sorted(self.held),
+        }

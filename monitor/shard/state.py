@@ -1,0 +1,87 @@
+"""Drift state per shard: the slice of the engine's snapshot that one model owns, saved only
+while this replica holds the shard's lease (a fencing check in the same statement), and
+restored by the next owner before it probes.
+
+The engine's snapshot (`monitor/drift/persist.py`) keys series as `platform|pool|model|suite|
+detector` and baselines as `model|suite|detector|version`; labels cannot contain `|`, so the
+model is a field of every key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from monitor.drift import DriftEngine
+from monitor.store.postgres import PostgresStore, to_jsonb
+
+KEY_PREFIX = "drift/shard/"
+
+_FENCED_SAVE = (
+    "INSERT INTO drift_state (key, state, updated_at)"
+    " SELECT %(key)s, %(state)s, now() WHERE EXISTS (SELECT 1 FROM shard_leases"
+    "  WHERE shard = %(shard)s AND owner = %(me)s AND expires_at > now())"
+    " ON CONFLICT (key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at"
+)
+
+
+def state_key(shard: str) -> str:
+    return KEY_PREFIX + shard
+
+
+def split(snapshot: Mapping[str, Any], shards: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The snapshot cut into one document per shard (model) in `shards`."""
+    out: dict[str, dict[str, Any]] = {
+        shard: {
+            "format": snapshot.get("format"),
+            "hour": snapshot.get("hour"),
+            "baselines": {},
+            "scores": {},
+            "series": {},
+        }
+        for shard in shards
+    }
+    for section, field in (("baselines", 0), ("scores", 0), ("series", 2)):
+        for key, value in (snapshot.get(section) or {}).items():
+            part = out.get(key.split("|")[field])
+            if part is not None:
+                part[section][key] = value
+    return out
+
+
+def restore(engine: DriftEngine, document: Mapping[str, Any]) -> None:
+    """Resume one shard's series in a running engine. The engine's own clock (hour) wins: a
+    shard saved an hour ago must not roll every other series' baselines back and forth."""
+    data = dict(document)
+    if engine.hour is not None:
+        data["hour"] = engine.hour
+    engine.restore(data)
+
+
+async def save(store: PostgresStore, me: str, documents: Mapping[str, dict[str, Any]]) -> list[str]:
+    """Save each shard's document if this replica still holds its lease; returns the shards
+    refused (lease lost: another replica may own them now, and its state wins)."""
+    refused: list[str] = []
+    async with store.connection() as conn, conn.transaction():
+        for shard, document in documents.items():
+            cur = await conn.execute(
+                _FENCED_SAVE,
+                {"key": state_key(shard), "state": to_jsonb(document), "shard": shard, "me": me},
+            )
+            if cur.rowcount != 1:
+                refused.append(shard)
+    return refused
+
+
+async def load(store: PostgresStore, shards: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The saved documents of `shards` (missing ones are absent: a new shard starts fresh)."""
+    names = sorted(set(shards))
+    if not names:
+        return {}
+    async with store.connection() as conn:
+        cur = await conn.execute(
+            "SELECT key, state FROM drift_state WHERE key = ANY(%s::text[])",
+            ([state_key(s) for s in names],),
+        )
+        rows = await cur.fetchall()
+    return {row["key"].removeprefix(KEY_PREFIX): dict(row["state"]) for row in rows}

@@ -1,0 +1,322 @@
+"""The shared store: PostgreSQL through psycopg 3 and a connection pool, for N replicas.
+
+Same semantics as the SQLite store (`monitor/store/sqlite.py`): `write` returns only once the
+result is committed, writing an id again replaces it, failures are kept longer than passes,
+drift state is a JSON document per key. Differences that follow from the engine:
+
+- Transcripts, checks and drift state are `jsonb`. PostgreSQL's text and jsonb cannot hold
+  U+0000, which a hostile server can put in a reply; it is stored as U+FFFD, the one place a
+  stored transcript differs from the one judged.
+- Every connection runs with `synchronous_commit = on`, so an acknowledged write is on the
+  server's disk (and its synchronous standbys, if any), whatever the server's default says.
+- The pool opens lazily on first use, so building a store (config load, `canary validate`)
+  connects to nothing. The schema is migrated under an advisory lock (`pg_schema`).
+
+The DSN usually carries a password: messages name the store by `redacted(dsn)` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from monitor.store.base import ResultQuery, StoreError
+from monitor.store.codec import SUMMARY_FIELDS, dumps, result_to_record
+from monitor.store.pg_schema import apply_migrations
+from monitor.types import Outcome, Result
+
+_DAY_S = 86_400.0
+_JSON_COLUMNS = ("request", "reply", "checks")
+_COLUMNS = (*SUMMARY_FIELDS, *_JSON_COLUMNS)
+_UPSERT = (
+    f"INSERT INTO results ({', '.join(_COLUMNS)}) VALUES ({', '.join('%s' for _ in _COLUMNS)})"
+    " ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "id")
+)
+_SUMMARY_SELECT = f"SELECT {', '.join(SUMMARY_FIELDS)} FROM results"
+_EXACT_FILTERS = ("platform", "pool", "model", "suite", "probe", "outcome")
+# A JSON `\u0000` escape not itself escaped (an even run of backslashes before it).
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+OPEN_TIMEOUT_S = 10.0
+
+
+def redacted(dsn: str) -> str:
+    """`postgresql://user@host:port/dbname`: the DSN without its password (or other secrets)."""
+    try:
+        parts = conninfo_to_dict(dsn)
+    except psycopg.Error:
+        return "postgresql://<unparsable dsn>"
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
+
+
+def to_jsonb(value: Any) -> Jsonb:
+    """Our JSON text as jsonb, with U+0000 (which jsonb refuses) as U+FFFD."""
+    text = _NUL_ESCAPE.sub(r"\1\\ufffd", dumps(value))
+    return Jsonb(text, dumps=lambda already: already)
+
+
+def _text(value: str | None) -> str | None:
+    return None if value is None else value.replace("\x00", "\ufffd")
+
+
+class PostgresStore:
+    """Results, transcripts and drift state in the PostgreSQL database at `dsn`.
+
+    `pool_size` bounds the connections this process opens (the daemon writes one result per
+    probe; a few connections keep up with hundreds of probes a second).
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        retention_passed_days: float,
+        retention_failed_days: float,
+        pool_size: int = 4,
+        open_timeout_s: float = OPEN_TIMEOUT_S,
+    ) -> None:
+        if retention_passed_days <= 0 or retention_failed_days <= 0:
+            raise ValueError("retention days must be > 0")
+        self._dsn = dsn
+        self.name = redacted(dsn)
+        self.retention_passed_days = retention_passed_days
+        self.retention_failed_days = retention_failed_days
+        self.pool_size = pool_size
+        self.open_timeout_s = open_timeout_s
+        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
+        self._opening = asyncio.Lock()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.name!r})"
+
+    # -- the Store protocol ---------------------------------------------------------------
+
+    async def write(self, result: Result) -> None:
+        """Insert `result` (replacing the same id) and return once it is committed."""
+        record = result_to_record(result)
+        row: list[Any] = [record[c] for c in SUMMARY_FIELDS]
+        row[SUMMARY_FIELDS.index("failed_detectors")] = list(record["failed_detectors"])
+        row[SUMMARY_FIELDS.index("error")] = _text(record["error"])
+        row += [
+            to_jsonb(record["request"]),
+            None if record["reply"] is None else to_jsonb(record["reply"]),
+            to_jsonb(record["checks"]),
+        ]
+        async with self.connection() as conn:
+            await conn.execute(_UPSERT, row)
+
+    async def get(self, result_id: str) -> dict[str, Any] | None:
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM results WHERE id = %s", (result_id,)
+            )
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        record = _summary(row)
+        for name in _JSON_COLUMNS:
+            record[name] = row[name]
+        return record
+
+    async def query(self, query: ResultQuery) -> list[dict[str, Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for name in _EXACT_FILTERS:
+            value = getattr(query, name)
+            if value is not None:
+                clauses.append(f"{name} = %s")
+                params.append(value)
+        if query.detector is not None:
+            clauses.append("%s = ANY (failed_detectors)")
+            params.append(query.detector)
+        if query.since is not None:
+            clauses.append("started_at >= %s")
+            params.append(query.since)
+        if query.until is not None:
+            clauses.append("started_at < %s")
+            params.append(query.until)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"{_SUMMARY_SELECT}{where} ORDER BY started_at DESC, id DESC LIMIT %s"
+        params.append(max(0, query.limit))
+        async with self.connection() as conn:
+            cur = await conn.execute(sql, params)
+            return [_summary(row) for row in await cur.fetchall()]
+
+    async def count(self) -> int:
+        async with self.connection() as conn:
+            cur = await conn.execute("SELECT count(*) AS n FROM results")
+            row = await cur.fetchone()
+        return int(row["n"]) if row else 0
+
+    async def prune(self, now: float) -> int:
+        """Delete passes older than `retention_passed_days` and everything else older than
+        `retention_failed_days` before `now` (unix seconds); autovacuum reclaims the space."""
+        passed_cutoff = now - self.retention_passed_days * _DAY_S
+        other_cutoff = now - self.retention_failed_days * _DAY_S
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                "DELETE FROM results WHERE (outcome = %s AND started_at < %s)"
+                " OR (outcome <> %s AND started_at < %s)",
+                (Outcome.PASSED.value, passed_cutoff, Outcome.PASSED.value, other_cutoff),
+            )
+            return max(0, cur.rowcount)
+
+    async def export_outcomes(
+        self, since: float | None = None, until: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Stored results as `canary replay` input, oldest first; see `SQLiteStore`."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            clauses.append("started_at >= %s")
+            params.append(since)
+        if until is not None:
+            clauses.append("started_at < %s")
+            params.append(until)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = (
+            "SELECT started_at, platform, pool, model, suite, suite_version, outcome, checks"
+            f" FROM results{where} ORDER BY started_at, id"
+        )
+        lines: list[dict[str, Any]] = []
+        async with self.connection() as conn:
+            cur = await conn.execute(sql, params)
+            rows = await cur.fetchall()
+        for row in rows:
+            base = {
+                "t": row["started_at"],
+                "platform": row["platform"],
+                "pool": row["pool"],
+                "model": row["model"],
+                "suite": row["suite"],
+                "version": str(row["suite_version"]),
+            }
+            if row["outcome"] in (Outcome.PASSED.value, Outcome.FAILED.value):
+                for check in row["checks"]:
+                    lines.append(
+                        {
+                            **base,
+                            "detector": check["detector"],
+                            "passed": bool(check["passed"]),
+                            "score": check["score"],
+                        }
+                    )
+            else:
+                lines.append({**base, "detector": "probe_error", "outcome": row["outcome"]})
+        return lines
+
+    async def load_state(self, key: str) -> dict[str, Any] | None:
+        async with self.connection() as conn:
+            cur = await conn.execute("SELECT state FROM drift_state WHERE key = %s", (key,))
+            row = await cur.fetchone()
+        return None if row is None else dict(row["state"])
+
+    async def save_state(self, key: str, state: dict[str, Any]) -> None:
+        """Replace the state under `key`; committed before returning, like `write`."""
+        async with self.connection() as conn:
+            await conn.execute(
+                "INSERT INTO drift_state (key, state, updated_at) VALUES (%s, %s, now())"
+                " ON CONFLICT (key) DO UPDATE SET"
+                " state = excluded.state, updated_at = excluded.updated_at",
+                (key, to_jsonb(state)),
+            )
+
+    async def close(self) -> None:
+        """Close the pool; idempotent. Any later call raises `StoreError`."""
+        self._closed = True
+        async with self._opening:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[dict[str, Any]]]:
+        """A pooled autocommit connection with dict rows; psycopg errors become `StoreError`
+        naming the store (never its password). The cluster code shares this pool."""
+        pool = await self._open()
+        try:
+            async with pool.connection() as conn:
+                yield conn
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise StoreError(f"{self.name}: {self._describe(exc)}") from exc
+
+    async def _open(self) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
+        if self._closed:
+            raise StoreError(f"{self.name}: store is closed")
+        if self._pool is not None:
+            return self._pool
+        async with self._opening:
+            if self._closed:
+                raise StoreError(f"{self.name}: store is closed")
+            if self._pool is None:
+                self._pool = await self._new_pool()
+            return self._pool
+
+    async def _new_pool(self) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+            self._dsn,
+            min_size=1,
+            max_size=self.pool_size,
+            kwargs={"autocommit": True, "row_factory": dict_row, "application_name": "canary"},
+            configure=_configure,
+            open=False,
+            name="canary-store",
+            timeout=self.open_timeout_s,
+        )
+        started = time.monotonic()
+        try:
+            await pool.open(wait=True, timeout=self.open_timeout_s)
+            async with pool.connection() as conn:
+                await apply_migrations(conn)
+        except StoreError as exc:
+            await pool.close()
+            raise StoreError(f"{self.name}: {exc}") from exc
+        except (psycopg.Error, PoolTimeout) as exc:
+            await pool.close()
+            waited = time.monotonic() - started
+            raise StoreError(
+                f"{self.name}: cannot open (after {waited:.0f} s): {self._describe(exc)}"
+            ) from exc
+        except BaseException:
+            await pool.close()
+            raise
+        return pool
+
+    def _describe(self, exc: BaseException) -> str:
+        text = str(exc).strip() or type(exc).__name__
+        try:
+            password = conninfo_to_dict(self._dsn).get("password")
+        except psycopg.Error:
+            password = None
+        if password:
+            text = text.replace(str(password), "********")
+        return text.splitlines()[0] if isinstance(exc, PoolTimeout) else text
+
+
+async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    # An acknowledged write must survive a crash whatever the server or role default is.
+    await conn.execute("SET synchronous_commit = on")
+
+
+def _summary(row: dict[str, Any]) -> dict[str, Any]:
+    summary = {name: row[name] for name in SUMMARY_FIELDS}
+    summary["failed_detectors"] = list(summary["failed_detectors"] or [])
+    return summary
+
+
+__all__: Sequence[str] = ("PostgresStore", "redacted")
