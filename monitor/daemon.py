@@ -30,7 +30,7 @@ from monitor.probes import ProbeSuite
 from monitor.providers.http import build_client
 from monitor.runner import DriftEvent, Runner, SuiteOptions
 from monitor.scheduler import JobSpec, ProbeScheduler
-from monitor.servable import Skipped, servable
+from monitor.servable import Skipped, servable, streams
 from monitor.store import POSTGRES_SCHEMES, Store, open_store
 from monitor.webauth import WebConfigWatcher
 
@@ -257,7 +257,12 @@ class Daemon:
         path = self.web_config_path
         if path is None and loaded.config.server.web_config_file is not None:
             path = loaded.base_dir / loaded.config.server.web_config_file
-        return None if path is None else WebConfigWatcher.load(path)
+        if path is None:
+            return None
+        watcher = WebConfigWatcher.load(path)
+        self.metrics.web_config_reload_success.set(1)
+        watcher.on_reload = lambda ok: self.metrics.web_config_reload_success.set(1 if ok else 0)
+        return watcher
 
     def _apply(self, loaded: LoadedConfig, *, reload: bool = True) -> None:
         assert self.drift is not None and self.runner is not None
@@ -293,6 +298,13 @@ class Daemon:
                         fingerprint=f"{suite.version}:{binding.model_dump_json()}:{target.model_dump_json()}",
                     )
                 )
+        streamed = [
+            SeriesKey(t.platform, t.pool, t.model, suite.suite)
+            for binding, suite in loaded.bindings
+            if streams(binding, suite)
+            for t in loaded.targets_for(binding)
+            if runnable.get((t.name, suite.suite)) is not None
+        ]
         self.metrics.configure(
             [
                 TargetInfo(t.platform, t.pool, t.model, t.api)
@@ -301,6 +313,7 @@ class Daemon:
             ],
             series,
             detector_pairs,
+            streamed=[key for key in streamed if key in series],
         )
         self.metrics.set_skipped(
             [

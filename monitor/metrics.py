@@ -284,6 +284,13 @@ class Metrics:
             "1 if the last config load succeeded.",
             registry=registry,
         )
+        self.web_config_reload_success = Gauge(
+            "canary_web_config_last_reload_successful",
+            "1 if the web config (TLS, auth) was last read successfully; a broken edit keeps"
+            " the previous one in force.",
+            registry=registry,
+        )
+        self.web_config_reload_success.set(1)  # no web config: nothing has failed
         self.reload_timestamp = Gauge(
             "canary_config_last_reload_success_timestamp_seconds",
             "When the config was last loaded successfully.",
@@ -297,6 +304,7 @@ class Metrics:
         self._identities: dict[tuple[str, str, str], str] = {}
         self._series: dict[SeriesKey, float] = {}
         self._detectors: set[tuple[SeriesKey, str]] = set()
+        self._streamed: set[SeriesKey] = set()
         self._shards: set[tuple[str, str]] = set()
 
     def configure(
@@ -304,11 +312,13 @@ class Metrics:
         targets: Iterable[TargetInfo],
         series: dict[SeriesKey, float],
         detectors: Iterable[tuple[SeriesKey, str]],
+        streamed: Iterable[SeriesKey] = (),
     ) -> None:
         """Pre-initialise every configured series; remove those that left the config.
 
         `series` maps each series to its interval in seconds; `detectors` lists the
-        (series, detector) pairs the suites' expectations can produce.
+        (series, detector) pairs the suites' expectations can produce; `streamed` the series
+        with streamed probes, whose time-to-first-token and rate histograms exist too.
         """
         new_targets, new_detectors = set(targets), set(detectors)
         for info in self._targets - new_targets:
@@ -321,6 +331,14 @@ class Metrics:
             self.backend_changes.labels(info.platform, info.pool, info.model)
         for key in set(self._series) - set(series):
             self._remove_series(key)
+        streaming = set(streamed)
+        for key in self._streamed - streaming:
+            for metric in (self.time_to_first_token, self.output_tokens_per_second):
+                _discard(metric, key.labels())
+        for key in streaming:
+            self.time_to_first_token.labels(*key.labels())
+            self.output_tokens_per_second.labels(*key.labels())
+        self._streamed = streaming
         for key, interval_s in series.items():
             labels = key.labels()
             for outcome in Outcome:

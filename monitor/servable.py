@@ -24,6 +24,13 @@ class Skipped:
     reason: str
 
 
+def streams(binding: SuiteBinding, suite: ProbeSuite) -> bool:
+    """Whether any probe of `suite` is sent streamed under `binding`."""
+    if binding.stream is not None:
+        return binding.stream
+    return any(p.params.over(suite.defaults).stream for p in suite.probes)
+
+
 def servable(
     target: Target, binding: SuiteBinding, suite: ProbeSuite
 ) -> tuple[ProbeSuite | None, tuple[Skipped, ...]]:

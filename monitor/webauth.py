@@ -24,6 +24,7 @@ import os
 import ssl
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 import bcrypt
@@ -61,6 +62,9 @@ class WebConfigWatcher:
         self._config = config
         self._seen = _signature(config.watched_files())
         self.reloads = 0  # successful re-reads (tests and logs)
+        # Told whether each re-read succeeded: the daemon's
+        # `canary_web_config_last_reload_successful`.
+        self.on_reload: Callable[[bool], None] | None = None
 
     @classmethod
     def load(cls, path: Path) -> WebConfigWatcher:
@@ -76,6 +80,8 @@ class WebConfigWatcher:
             fresh = load_web_config(self._config.path)
         except ConfigError as exc:
             log.error("webconfig.reload_failed", problems=[str(p) for p in exc.problems])
+            if self.on_reload is not None:
+                self.on_reload(False)
             return self._config
         if _fixed_at_start(self._config) != _fixed_at_start(fresh):
             log.warning(
@@ -85,6 +91,8 @@ class WebConfigWatcher:
         self._config = fresh
         self._seen = _signature(fresh.watched_files())
         self.reloads += 1
+        if self.on_reload is not None:
+            self.on_reload(True)
         log.info("webconfig.reloaded", users=len(fresh.users), tokens=len(fresh.tokens))
         return fresh
 

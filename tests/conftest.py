@@ -34,7 +34,12 @@ def write_config(tmp_path: Path, fleet: SimFleet) -> WriteConfig:
     """Writes a daemon config for the fleet into tmp_path and returns its path."""
 
     def write(
-        *, interval_s: float = 1, port: int = 0, extra_targets: str = "", name: str = "canary.yaml"
+        *,
+        interval_s: float = 1,
+        port: int = 0,
+        extra_targets: str = "",
+        name: str = "canary.yaml",
+        stream: bool = False,
     ) -> Path:
         targets = "".join(
             f"  - {{platform: {b.platform}, pool: {b.pool}, model: sim, api: {b.api},"
@@ -47,7 +52,8 @@ def write_config(tmp_path: Path, fleet: SimFleet) -> WriteConfig:
             f"store: {{url: 'sqlite:///{tmp_path / 'canary.db'}'}}\n"
             f"defaults: {{timeout_s: 5}}\n"
             f"targets:\n{targets}{extra_targets}"
-            f"suites:\n  - {{file: '{PROBES / 'core.yaml'}', interval_s: {interval_s}}}\n"
+            f"suites:\n  - {{file: '{PROBES / 'core.yaml'}', interval_s: {interval_s},"
+            f" stream: {str(stream).lower()}}}\n"
         )
         return path
 

@@ -403,6 +403,18 @@ async def test_daemon_takes_the_web_config_from_its_config(
             assert (await client.get("/api/v1/targets", headers=auth)).status_code == 200
             results = await client.get("/api/v1/results", headers=auth)
             assert results.status_code == 404
+            gauge = "canary_web_config_last_reload_successful"
+            assert daemon.registry.get_sample_value(gauge) == 1
+            # A broken edit keeps the old config in force and says so in the metric.
+            web = pki.dir / "web.yml"
+            web.write_text("bearer_auth: {tokens_file: nowhere}\n")
+            os.utime(web, ns=(time.time_ns(), time.time_ns() + 1_000_000))
+            assert (await client.get("/api/v1/targets", headers=auth)).status_code == 200
+            assert daemon.registry.get_sample_value(gauge) == 0
+            web.write_text(BEARER)
+            os.utime(web, ns=(time.time_ns(), time.time_ns() + 2_000_000))
+            assert (await client.get("/api/v1/targets", headers=auth)).status_code == 200
+            assert daemon.registry.get_sample_value(gauge) == 1
     finally:
         await daemon.stop()
 

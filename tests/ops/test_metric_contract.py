@@ -166,7 +166,8 @@ def test_every_query_matches_the_golden_catalogue() -> None:
 
 
 async def scrape(write_config: WriteConfig) -> str:
-    daemon = Daemon(write_config())
+    """A scrape of the daemon streaming its probes, so the streaming histograms exist too."""
+    daemon = Daemon(write_config(stream=True))
     await daemon.start()
     try:
         assert daemon.store is not None
