@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import sys
 import tempfile
@@ -175,7 +174,7 @@ async def soak(
     """Run the simulated soak in `workdir`; see the module docstring."""
     report = Report(series, days, interval_s, retention_passed_days, retention_failed_days)
     loaded = load_config(write_config(workdir, series, interval_s))
-    (suite,) = loaded.suites
+    ((_, suite),) = loaded.bindings
     store = SQLiteStore(
         workdir / "canary.db",
         retention_passed_days=retention_passed_days,
@@ -259,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
                 progress=None if args.json else lambda s: print(_row(s), flush=True),
             )
         )
-    first, mid, last = report.halves()
+    first, _, last = report.halves()
     if args.json:
         print(json.dumps({**asdict(report), "ok": report.ok}, indent=2))
     else:
@@ -280,7 +279,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _row(s: Sample) -> str:
-    return f"day {s.day:5.2f}  rss {s.rss_mib:7.1f} MiB  fds {s.fds:3d}  db {s.db_mib:7.2f} MiB  rows {s.rows}"
+    return (
+        f"day {s.day:5.2f}  rss {s.rss_mib:7.1f} MiB  fds {s.fds:3d}"
+        f"  db {s.db_mib:7.2f} MiB  rows {s.rows}"
+    )
 
 
 if __name__ == "__main__":

@@ -333,8 +333,8 @@ class Metrics:
             self._remove_series(key)
         streaming = set(streamed)
         for key in self._streamed - streaming:
-            for metric in (self.time_to_first_token, self.output_tokens_per_second):
-                _discard(metric, key.labels())
+            for histogram in (self.time_to_first_token, self.output_tokens_per_second):
+                _discard(histogram, key.labels())
         for key in streaming:
             self.time_to_first_token.labels(*key.labels())
             self.output_tokens_per_second.labels(*key.labels())

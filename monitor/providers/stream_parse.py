@@ -22,11 +22,14 @@ from typing import Any, cast
 
 from botocore.eventstream import EventStreamBuffer, ParserError
 
-from monitor.errors import ProviderProtocolError
+from monitor.errors import ProviderProtocolError, ProviderRateLimited
 from monitor.providers import anthropic_messages, bedrock, openai_chat, openai_responses, vertex
+from monitor.providers.http import summarise_error
 from monitor.types import Reply
 
 _SEPARATOR = re.compile(rb"\r?\n\r?\n")
+# The Bedrock stream exception that means "slow down", as its 429 ThrottlingException does.
+THROTTLED = frozenset({"throttlingException"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +210,10 @@ def aws_events(content: bytes) -> list[AwsEvent]:
             if kind in ("exception", "error"):
                 name = headers.get(":exception-type") or headers.get(":error-code") or "error"
                 detail = message.payload.decode("utf-8", errors="replace")
-                raise ProviderProtocolError(f"{name} mid-stream: {detail[:200]}")
+                error = f"{name} mid-stream: {summarise_error(message.payload)}"
+                if name in THROTTLED:
+                    raise ProviderRateLimited(error, status_code=200, body=detail)
+                raise ProviderProtocolError(error)
             try:
                 payload: Any = json.loads(message.payload or b"{}")
             except ValueError:

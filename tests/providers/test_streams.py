@@ -13,6 +13,8 @@ from monitor.errors import ProviderProtocolError, ProviderRateLimited
 from monitor.providers import PROVIDERS, STREAMERS, streams
 from monitor.providers.http import build_client
 from monitor.providers.stream_parse import sse_events
+from monitor.sim.records import ChatRequest, Generation
+from monitor.sim.streaming import RENDERERS, frame
 from monitor.types import FinishReason, Message, ProbeRequest, Reply, TokenLogprob
 from tests.providers.fakes import FIXTURES, StaticBearer, fixture_bytes, make_target
 
@@ -147,3 +149,107 @@ def test_timing_from_marks() -> None:
 def test_every_api_streams() -> None:
     """No wire API can be registered without its streamed twin."""
     assert sorted(STREAMERS) == sorted(PROVIDERS)
+
+
+def _frames(api: str) -> bytes:
+    """Vendor-shaped stream bytes from the simulator's renderers (which tests/sim checks with
+    botocore's event-stream parser and the SDKs' stream models)."""
+    chat = ChatRequest(model="m", messages=(Message("user", "hi"),), max_tokens=8, stream=True)
+    gen = Generation(tokens=["Par", "is", "."], fingerprint="fp", input_tokens=5)
+    render, _ = RENDERERS[api]
+    return b"".join(render(chat, gen, "id-1"))
+
+
+async def bedrock_run(api: str, body: bytes) -> Reply:
+    tgt = make_target(api, api_key=None, region="us-east-1")
+    handler = Dripping(body, size=37)
+    async with build_client(tgt, transport=httpx.MockTransport(handler)) as client:
+        fn: Any = STREAMERS[api]
+        reply = await fn(client, tgt, replace(PLAIN, stream=True), auth=StaticBearer("x"))
+    path = handler.requests[0].url.path
+    assert path.endswith(
+        "/converse-stream" if api == "bedrock_converse" else "/invoke-with-response-stream"
+    )
+    return reply
+
+
+@pytest.mark.parametrize("api", ["bedrock_converse", "bedrock_invoke"])
+async def test_bedrock_event_streams(api: str) -> None:
+    """ConverseStream and InvokeModelWithResponseStream frames (CRC-checked by botocore)
+    assemble into one reply, whatever the chunking on the wire."""
+    reply = await bedrock_run(api, _frames(api))
+    assert (reply.text, reply.finish_reason, reply.output_tokens) == (
+        "Paris.",
+        FinishReason.STOP,
+        3,
+    )
+    assert reply.time_to_first_token_s is not None
+
+
+def _exception_frame(kind: str) -> bytes:
+    headers = {
+        ":exception-type": kind,
+        ":content-type": "application/json",
+        ":message-type": "exception",
+    }
+    return frame(headers, b'{"message": "Too many tokens, please wait before trying again."}')
+
+
+@pytest.mark.parametrize(
+    ("tail", "error", "message"),
+    [
+        (
+            _exception_frame("throttlingException"),
+            ProviderRateLimited,
+            "throttlingException mid-stream",
+        ),
+        (
+            _exception_frame("modelStreamErrorException"),
+            ProviderProtocolError,
+            "modelStreamErrorException",
+        ),
+        (b"\x00\x00\x00\x40garbage", ProviderProtocolError, "event stream ends inside a frame"),
+    ],
+)
+async def test_bedrock_stream_failures(tail: bytes, error: type[Exception], message: str) -> None:
+    """An exception frame after some text, or a frame cut short, is never a short pass."""
+    body = _first_frames(_frames("bedrock_converse")) + tail
+    with pytest.raises(error) as caught:
+        await bedrock_run("bedrock_converse", body)
+    assert message in str(caught.value)
+
+
+def _first_frames(body: bytes, count: int = 2) -> bytes:
+    """The first `count` whole frames of an event stream (each starts with its total length)."""
+    end = 0
+    for _ in range(count):
+        end += int.from_bytes(body[end : end + 4], "big")
+    return body[:end]
+
+
+async def test_bedrock_corrupt_crc() -> None:
+    body = bytearray(_frames("bedrock_converse"))
+    body[20] ^= 0xFF  # inside the first frame's headers: its message CRC no longer matches
+    with pytest.raises(ProviderProtocolError, match="malformed event stream"):
+        await bedrock_run("bedrock_converse", bytes(body))
+
+
+async def test_responses_stream() -> None:
+    """Responses API events: text from the deltas, status and usage from response.completed."""
+    handler = Dripping(_frames("openai_responses"), size=80)
+    reply = await run("openai_responses", handler)
+    assert (reply.text, reply.finish_reason, reply.output_tokens) == (
+        "Paris.",
+        FinishReason.STOP,
+        3,
+    )
+    assert b'"stream":true' in handler.requests[0].content.replace(b" ", b"")
+    failed = b'event: response.failed\ndata: {"type": "response.failed", "response": {"error": {"code": "server_error", "message": "boom"}}}\n\n'
+    with pytest.raises(ProviderProtocolError, match="server_error: boom"):
+        await run("openai_responses", Dripping(failed))
+    events = _frames("openai_responses").split(b"\n\n")
+    cut_clean = b"\n\n".join(events[:-2]) + b"\n\n"  # every event but response.completed
+    with pytest.raises(ProviderProtocolError, match=r"without response\.completed"):
+        await run("openai_responses", Dripping(cut_clean))
+    with pytest.raises(ProviderProtocolError, match="not valid JSON"):
+        await run("openai_responses", Dripping(cut_clean[:-30]))
