@@ -27,7 +27,7 @@ from monitor.expectation import Expectation
 from monitor.metrics import Metrics, SeriesKey, TargetInfo
 from monitor.pacing import Job, Pacer, plan
 from monitor.probes import ProbeSuite
-from monitor.providers.http import build_client
+from monitor.providers.http import build_client, keepalive_for
 from monitor.runner import DriftEvent, Runner, SuiteOptions
 from monitor.scheduler import JobSpec, ProbeScheduler
 from monitor.servable import Skipped, servable, streams
@@ -133,8 +133,12 @@ class Daemon:
                     "labels": dict(target.labels),
                     "suites": suites,
                     "skipped": [
-                        {"suite": suite, "probe": s.probe, "capability": s.capability,
-                         "reason": s.reason}
+                        {
+                            "suite": suite,
+                            "probe": s.probe,
+                            "capability": s.capability,
+                            "reason": s.reason,
+                        }
                         for (name, suite), skips in self.skipped.items()
                         if name == target.name
                         for s in skips
@@ -379,8 +383,19 @@ class Daemon:
     def _client(self, target: Target) -> httpx.AsyncClient:
         entry = self._clients.get(target.name)
         if entry is None or entry[0] != target:
-            entry = self._clients[target.name] = (target, build_client(target))
+            keepalive_s = keepalive_for(self._longest_interval(target))
+            client = build_client(target, keepalive_s=keepalive_s)
+            entry = self._clients[target.name] = (target, client)
         return entry[1]
+
+    def _longest_interval(self, target: Target) -> float:
+        """The longest suite interval bound to `target` (its connections idle that long)."""
+        if self.loaded is None:
+            return 0.0
+        return max(
+            (b.interval_s for b, _ in self.loaded.bindings if target in self.loaded.targets_for(b)),
+            default=0.0,
+        )
 
     async def _maintenance(self) -> None:
         await self._close_retired_clients()

@@ -161,6 +161,15 @@ def test_config_path_is_required(tmp_path: Path) -> None:
         asyncio.run(Daemon(tmp_path / "missing.yaml").start(serve=False))
 
 
+async def test_clients_keep_connections_across_runs(daemon: Daemon) -> None:
+    """Each target's client keeps idle connections a little longer than its longest suite
+    interval, so the next run reuses them (no new TCP/TLS handshake per run)."""
+    assert daemon.loaded is not None
+    for target in daemon.loaded.config.targets:
+        pool = daemon._client(target)._transport._pool  # type: ignore[attr-defined]
+        assert pool._keepalive_expiry == 1 + 5  # the fixture's interval_s is 1
+
+
 async def test_timeout_rebuilds_the_target_client(daemon: Daemon, fleet: SimFleet) -> None:
     """After a probe times out the target gets a fresh HTTP client (a wedged connection pool
     cannot keep failing it), and the retired client is closed once no probe can still use it."""

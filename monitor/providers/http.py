@@ -50,13 +50,29 @@ def shared_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+def keepalive_for(interval_s: float) -> float:
+    """How long an idle connection is kept: a little over the interval between runs, so each
+    run reuses the last run's connection instead of paying a TCP and TLS handshake (httpx's
+    5 s default is shorter than any suite interval), capped where servers close idle
+    connections anyway. The stale-connection retry in `post_json` covers one the server
+    closed first."""
+    return min(interval_s + 5.0, KEEPALIVE_MAX_S)
+
+
+KEEPALIVE_MAX_S = 120.0
+
+
 def build_client(
-    target: Target, *, transport: httpx.AsyncBaseTransport | None = None
+    target: Target,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    keepalive_s: float = 5.0,
 ) -> httpx.AsyncClient:
     """One client per target: explicit timeouts (LLM replies outlast httpx's 5 s default).
 
     `transport` lets tests and the simulator inject a fake; `limits` then belong to it.
     Redirects are not followed: a probe tests one endpoint, and a 3xx is itself a finding.
+    `keepalive_s` is the idle-connection expiry (see `keepalive_for`).
     """
     return httpx.AsyncClient(
         base_url=target.base_url,
@@ -64,7 +80,9 @@ def build_client(
         headers={"User-Agent": USER_AGENT, **target.headers},
         timeout=httpx.Timeout(connect=5, read=target.timeout_s, write=10, pool=5),
         limits=httpx.Limits(
-            max_connections=target.concurrency, max_keepalive_connections=target.concurrency
+            max_connections=target.concurrency,
+            max_keepalive_connections=target.concurrency,
+            keepalive_expiry=keepalive_s,
         ),
         follow_redirects=False,
         transport=transport,

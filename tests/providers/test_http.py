@@ -20,8 +20,10 @@ from monitor.errors import (
 )
 from monitor.providers.http import (
     AFFINITY_HEADER,
+    KEEPALIVE_MAX_S,
     api_path,
     build_client,
+    keepalive_for,
     kept_headers,
     parse_retry_after,
     post_json,
@@ -66,6 +68,15 @@ async def test_build_client_settings() -> None:
     assert client.headers["X-Team"] == "canary"
     pool = client._transport._pool  # type: ignore[attr-defined]  # no public getter for limits
     assert (pool._max_connections, pool._max_keepalive_connections) == (3, 3)
+    async with build_client(target, keepalive_s=keepalive_for(60)) as client:
+        pass
+    assert client._transport._pool._keepalive_expiry == 65  # type: ignore[attr-defined]
+
+
+def test_keepalive_outlives_the_interval() -> None:
+    """Idle connections outlive the pause between runs, up to a cap."""
+    assert keepalive_for(1) == 6 and keepalive_for(60) == 65
+    assert keepalive_for(3600) == KEEPALIVE_MAX_S
 
 
 @pytest.mark.parametrize(
