@@ -47,7 +47,7 @@ from monitor.pacing import plan
 from monitor.probes import Probe, ProbeSuite
 from monitor.runner import Runner, request_record
 from monitor.store.sqlite import SQLiteStore
-from monitor.types import Outcome, Reply, Result
+from monitor.types import FinishReason, Outcome, Reply, Result
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY_S = 86_400.0
@@ -142,7 +142,9 @@ def fake_result(
     text = probe.reference or "Paris."
     if draw < 0.03:
         text += THAI
-    reply = Reply(text=text, finish_reason="stop", raw_finish_reason="stop", raw_body=text)
+    reply = Reply(
+        text=text, finish_reason=FinishReason.STOP, raw_finish_reason="stop", raw_body=text
+    )
     checks = tuple(run_detectors(reply, probe.expect))
     outcome = Outcome.PASSED if all(c.passed for c in checks) else Outcome.FAILED
     return Result(outcome=outcome, latency_s=0.4, checks=checks, reply=reply, **common)
@@ -169,6 +171,7 @@ async def soak(
     retention_passed_days: float = 1.0,
     retention_failed_days: float = 2.0,
     seed: int = 1,
+    sample_s: float = SAMPLE_S,
     progress: Callable[[Sample], None] | None = None,
 ) -> Report:
     """Run the simulated soak in `workdir`; see the module docstring."""
@@ -201,7 +204,7 @@ async def soak(
             report.samples.append(sample)
             if progress is not None:
                 progress(sample)
-            next_sample += SAMPLE_S
+            next_sample += sample_s
         for index, platform in enumerate(platforms):
             probe = suite.probes[(tick + index) % len(suite.probes)]
             t = T0 + elapsed + rng.uniform(0, interval_s / 2)

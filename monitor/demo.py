@@ -20,9 +20,16 @@ from typing import Any
 
 from monitor.daemon import Daemon
 from monitor.runner import DriftEvent
-from monitor.sim import AnswerBook, Fault, FaultKind, SimBackend, run_fleet
+from monitor.sim import AnswerBook, Fault, FaultKind, SimBackend, SimFleet, run_fleet
+from monitor.sim.aws_sigv4 import SigV4Verifier
+from monitor.sim.cloud import token_uri
+from monitor.sim.google_oauth import OAuthIssuer
 
 REFRESH_S = 1.0
+# The demo's own AWS key pair: the simulated Bedrock verifies SigV4 signatures made with it.
+# Obviously fake, and only ever set in the demo's own process.
+DEMO_AWS_KEY_ID = "AKIACANARYDEMO000001"
+DEMO_AWS_SECRET = "canary-demo-secret-not-a-real-aws-key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +55,8 @@ SCENARIO = (
 BACKENDS = (
     SimBackend("anthropic-api", "default", "anthropic_messages"),
     SimBackend("anthropic-api", "long-context", "anthropic_messages"),
-    SimBackend("bedrock", "us-east-1", "anthropic_messages"),
-    SimBackend("vertex", "us-east5", "anthropic_messages"),
+    SimBackend("bedrock", "us-east-1", "bedrock_converse"),
+    SimBackend("vertex", "us-east5", "vertex_anthropic"),
     SimBackend("vllm-prod", "default", "openai_chat"),
     SimBackend("vllm-prod", "long-context", "openai_chat"),
 )
@@ -117,8 +124,14 @@ async def run_demo(
 
     with tempfile.TemporaryDirectory(prefix="canary-demo-") as workdir:
         async with run_fleet(
-            list(BACKENDS), AnswerBook.from_probe_dir(probe_dir), port=0, seed=1
+            list(BACKENDS),
+            AnswerBook.from_probe_dir(probe_dir),
+            port=0,
+            seed=1,
+            aws=SigV4Verifier({DEMO_AWS_KEY_ID: DEMO_AWS_SECRET}),
+            oauth=OAuthIssuer(),
         ) as fleet:
+            _cloud_credentials(fleet, Path(workdir))
             os.environ.update(
                 {
                     "CANARY_SIM_PORT": str(fleet.port),
@@ -154,6 +167,19 @@ async def run_demo(
     else:
         _print_summary(summary)
     return 0 if summary["passed"] else 1
+
+
+def _cloud_credentials(fleet: SimFleet, workdir: Path) -> None:
+    """What the cloud pools authenticate with: the demo key pair in the AWS environment
+    variables (botocore's chain reads them first) and a service account the simulated token
+    endpoint trusts."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        os.environ.pop(name, None)
+    os.environ["AWS_ACCESS_KEY_ID"] = DEMO_AWS_KEY_ID
+    os.environ["AWS_SECRET_ACCESS_KEY"] = DEMO_AWS_SECRET
+    assert fleet.oauth is not None
+    info = fleet.oauth.service_account_info(token_uri(fleet))
+    (workdir / "vertex-sa.json").write_text(json.dumps(info), encoding="utf-8")
 
 
 def _series_counts(daemon: Daemon) -> list[dict[str, Any]]:

@@ -96,7 +96,7 @@ class ShardRole:
         engine = self.engine()
         if engine is not None:
             for document in documents.values():
-                pass  # MUTANT
+                state.restore(engine, document)
         self._gauges()
         if gained or lost:
             log.info("shard.state_moved", loaded=sorted(documents), saved=sorted(lost))

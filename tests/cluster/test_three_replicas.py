@@ -168,6 +168,7 @@ async def _scenario(
         while value(await scrape(ports[victim]), "canary_drift_alarm", **ALARM) != 1:
             await asyncio.sleep(0.2)
     latched_at = time.time()
+    print(f"alarm latched {latched_at - settled:.1f} s after the fault")
     fleet.clear_faults()
     with psycopg.connect(dsn) as conn:  # wait for the maintenance flush after the alarm
         async with asyncio.timeout(30):

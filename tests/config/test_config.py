@@ -270,10 +270,15 @@ def test_several_problems_are_all_reported(tmp_path: Path) -> None:
     assert fields == ["suites[0].interval_s", "targets[0].api", "targets[0].timeout_s"]
 
 
-def test_shipped_probe_and_config_files_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every probe file and the demo config in the repo validate."""
+def test_shipped_probe_and_config_files_are_valid(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Every probe file and the demo config in the repo validate (with the service-account
+    file `canary demo` writes into its directory)."""
     root = Path(__file__).resolve().parents[2]
     monkeypatch.setenv("CANARY_SIM_PORT", "1")
+    monkeypatch.setenv("CANARY_DEMO_DIR", str(tmp_path))
+    (tmp_path / "vertex-sa.json").write_text("{}")
     files = [*sorted((root / "probes").glob("*.yaml")), root / "config" / "demo.yaml"]
     assert validate_files(files) == []
     assert all(load_suite(p).probes for p in sorted((root / "probes").glob("*.yaml")))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from monitor.config import Target
-from monitor.runner import Runner
+from monitor.runner import Runner, SuiteOptions
 from monitor.types import Outcome, Result
 from tests.hostile.cases import DEADLINE_S, Case
 from tests.hostile.conftest import API_KEY, SUITE, hostile_target
@@ -23,10 +23,17 @@ def assert_clean_log(text: str) -> None:
 
 
 async def run_case(
-    runner: Runner, case: Case, api: str, base_url: str, *, target: Target | None = None
+    runner: Runner,
+    case: Case,
+    api: str,
+    base_url: str,
+    *,
+    target: Target | None = None,
+    options: SuiteOptions = SuiteOptions(),
 ) -> Result:
+    """Run the hostile suite once on `base_url` and check the result everywhere it landed."""
     target = target or hostile_target(api, base_url)
-    (result,) = await runner.run_suite(target, SUITE)
+    (result,) = await runner.run_suite(target, SUITE, options)
     expected = case.outcome_for(api)
     assert result.outcome is expected, result.error
     reg = runner.metrics.registry
