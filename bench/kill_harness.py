@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import random
 import signal
@@ -418,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="totals as JSON on stdout")
     parser.add_argument("--keep", action="store_true", help="keep the work dir")
     args = parser.parse_args(argv)
+    # The simulator logs a traceback for every request cut off by a kill: expected here.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     workdir = Path(tempfile.mkdtemp(prefix="canary-kill-"))
     totals = asyncio.run(
         run_harness(

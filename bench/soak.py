@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 from prometheus_client import CollectorRegistry
@@ -123,7 +124,7 @@ def fake_result(
     """One finished probe at simulated time `t`: the reference answer (2 % corrupted with
     Thai, 1 % a timeout), judged by the real detectors."""
     request = suite.request(probe, uuid.uuid4().hex)
-    common = {
+    common: dict[str, Any] = {
         "id": uuid.uuid4().hex,
         "run_id": uuid.uuid4().hex,
         "started_at": t,
@@ -232,11 +233,13 @@ def stale_rows(store: SQLiteStore, now: float) -> int:
     passed_cutoff = now - store.retention_passed_days * DAY_S
     other_cutoff = now - store.retention_failed_days * DAY_S
     return store._call(
-        lambda conn: conn.execute(
-            "SELECT count(*) FROM results WHERE (outcome = 'passed' AND started_at < ?)"
-            " OR started_at < ?",
-            (passed_cutoff, other_cutoff),
-        ).fetchone()[0]
+        lambda conn: int(
+            conn.execute(
+                "SELECT count(*) FROM results WHERE (outcome = 'passed' AND started_at < ?)"
+                " OR started_at < ?",
+                (passed_cutoff, other_cutoff),
+            ).fetchone()[0]
+        )
     )
 
 

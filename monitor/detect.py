@@ -133,6 +133,18 @@ def detect_stream(
             errors += 1
         else:
             ok += 1
-        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        line = json.dumps(result, ensure_ascii=False)
+        if not line.isascii() and _unencodable(line):
+            line = json.dumps(result)  # a lone surrogate from the input: escape, never crash
+        out.write(line + "\n")
         out.flush()
     return ok, errors
+
+
+def _unencodable(text: str) -> bool:
+    """True if `text` holds a lone surrogate, which a UTF-8 stdout refuses to write."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -25,6 +25,10 @@ PathKey = tuple[str | int, ...]
 # One constructor turns scalar nodes into Python values with the safe YAML 1.1 rules.
 _CONSTRUCTOR = yaml.SafeLoader("")
 
+# 50 times the largest shipped probe file (about 400 nodes); YAML aliases could otherwise
+# expand exponentially, and 20 000 nodes still load in well under a second.
+MAX_NODES = 20_000
+
 _ENV_REF = regex.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -86,14 +90,52 @@ def parse_document(text: str, name: str, *, substitute_env: bool = True) -> Sour
         raise ConfigError([ConfigProblem(name, line, "", f"invalid YAML: {exc.problem}")]) from exc
     except yaml.YAMLError as exc:
         raise ConfigError([ConfigProblem(name, None, "", f"invalid YAML: {exc}")]) from exc
+    except RecursionError as exc:
+        raise ConfigError([ConfigProblem(name, None, "", "invalid YAML: nested too deeply")]) from exc
     if node is None:
         return SourceDocument(name, {}, {(): 1})
+    if _expanded_size(node, MAX_NODES) > MAX_NODES:
+        message = f"invalid YAML: aliases expand to more than {MAX_NODES} nodes, or recursively"
+        raise ConfigError([ConfigProblem(name, None, "", message)])
     lines: dict[PathKey, int] = {}
     problems: list[ConfigProblem] = []
-    data = _convert(node, (), lines, problems, name, substitute_env=substitute_env)
+    try:
+        data = _convert(node, (), lines, problems, name, substitute_env=substitute_env)
+    except yaml.MarkedYAMLError as exc:  # a scalar no constructor takes: `!tag`, `2024-99-99`
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+        raise ConfigError([ConfigProblem(name, line, "", f"invalid YAML: {exc.problem}")]) from exc
+    except RecursionError as exc:
+        raise ConfigError([ConfigProblem(name, None, "", "invalid YAML: nested too deeply")]) from exc
     if problems:
         raise ConfigError(problems)
     return SourceDocument(name, data, lines)
+
+
+def _expanded_size(root: yaml.Node, limit: int) -> int:
+    """Nodes in the document once every alias is expanded, as `_convert` will walk it; the
+    count stops just past `limit`, and a recursive alias counts as past it. Linear in the
+    distinct nodes, where the expansion itself is exponential (a "billion laughs" file)."""
+
+    def children(node: yaml.Node) -> list[yaml.Node]:
+        if isinstance(node, yaml.MappingNode):
+            return [part for pair in node.value for part in pair]
+        return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+    sizes: dict[int, int] = {}
+    ancestors: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        if finished:
+            ancestors.discard(id(node))
+            sizes[id(node)] = min(limit + 1, 1 + sum(sizes[id(c)] for c in children(node)))
+        elif id(node) in ancestors:
+            return limit + 1
+        elif id(node) not in sizes:
+            ancestors.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in children(node))
+    return sizes[id(root)]
 
 
 def _convert(
@@ -109,7 +151,9 @@ def _convert(
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = _CONSTRUCTOR.construct_object(key_node, deep=True)
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ConfigError([_bad_value(name, key_node, path, "a key must be a scalar")])
+            key = _construct(key_node, path, name)
             child = (*path, key)
             if key in out:
                 problems.append(
@@ -127,10 +171,22 @@ def _convert(
             _convert(item, (*path, index), lines, problems, name, substitute_env=substitute_env)
             for index, item in enumerate(node.value)
         ]
-    value = _CONSTRUCTOR.construct_object(node, deep=True)
+    value = _construct(node, path, name)
     if substitute_env and isinstance(value, str) and "${" in value:
         return _substitute(value, path, lines, problems, name)
     return value
+
+
+def _construct(node: yaml.Node, path: PathKey, name: str) -> Any:
+    """The Python value of a scalar; a value its tag refuses (`!!int x`) is a ConfigError."""
+    try:
+        return _CONSTRUCTOR.construct_object(node, deep=True)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ConfigError([_bad_value(name, node, path, f"invalid YAML value: {exc}")]) from None
+
+
+def _bad_value(name: str, node: yaml.Node, path: PathKey, message: str) -> ConfigProblem:
+    return ConfigProblem(name, node.start_mark.line + 1, format_path(path), message)
 
 
 def _substitute(

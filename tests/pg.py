@@ -66,8 +66,9 @@ class PgServer:
 
 
 @contextlib.contextmanager
-def running_postgres() -> Iterator[PgServer]:
-    """Start a server in a temp dir; stop it and delete everything on exit."""
+def running_postgres(*, settings: tuple[str, ...] = ()) -> Iterator[PgServer]:
+    """Start a server in a temp dir (`settings`: extra `name=value` server settings); stop it
+    and delete everything on exit."""
     pg_bin = find_pg_bin()
     if pg_bin is None:
         raise FileNotFoundError("no PostgreSQL binaries under /usr/lib/postgresql/*/bin")
@@ -105,7 +106,7 @@ def running_postgres() -> Iterator[PgServer]:
         options = (
             f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=on"
             " -c synchronous_commit=on -c max_connections=200"
-        )
+        ) + "".join(f" -c {setting}" for setting in settings)
         start_args = ("-l", str(base / "log"), "-w", "-t", "60", "start")
         subprocess.run(
             [*user, str(pg_bin / "pg_ctl"), "-D", str(data), "-o", options, *start_args],

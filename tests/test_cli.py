@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sqlite3
 import sys
-from pathlib import Path
 
 import httpx
 
@@ -117,50 +114,6 @@ async def test_detect_unknown_detector_is_a_usage_error() -> None:
     """An unknown `--detectors` name exits 2 and lists the known ones."""
     code, _, err = await canary("detect", "--detectors", "nope", stdin="")
     assert code == 2 and "known_answer" in err
-
-
-async def test_sigkill_loses_no_acknowledged_result(
-    write_config: WriteConfig, tmp_path: Path
-) -> None:
-    """Results the API has shown survive SIGKILL of `canary run`, and a restart keeps probing."""
-    port = _free_port()
-    config = write_config(port=port)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    acknowledged: set[str] = set()
-    for _cycle in range(3):
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "monitor.cli",
-            "--log-level",
-            "error",
-            "run",
-            "--config",
-            str(config),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            env=env,
-        )
-        seen_before = len(acknowledged)
-        async with (
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client,
-            asyncio.timeout(60),
-        ):
-            while len(acknowledged) < seen_before + 10:
-                try:
-                    rows = (await client.get("/api/v1/results", params={"limit": 1000})).json()[
-                        "data"
-                    ]
-                except httpx.TransportError:
-                    rows = []
-                acknowledged.update(r["id"] for r in rows)
-                await asyncio.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        await proc.wait()
-    with sqlite3.connect(tmp_path / "canary.db") as db:
-        stored = {row[0] for row in db.execute("SELECT id FROM results")}
-    db.close()
-    assert acknowledged <= stored
 
 
 async def test_sigterm_drains_and_exits_zero(write_config: WriteConfig) -> None:

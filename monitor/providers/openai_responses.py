@@ -28,6 +28,10 @@ from monitor.providers.openai_chat import build_headers
 from monitor.types import FinishReason, ProbeRequest, Reply, TokenLogprob
 
 PATH = "v1/responses"
+# The Responses API refuses `max_output_tokens` below 16; a probe asking for fewer (a
+# one-word answer with max_tokens 8) is sent 16 rather than refused. Answers that short stop
+# on their own, and the length checks read the reply, not the request.
+MIN_OUTPUT_TOKENS = 16
 INCOMPLETE_REASONS: dict[str, FinishReason] = {
     "max_output_tokens": FinishReason.LENGTH,
     "content_filter": FinishReason.CONTENT_FILTER,
@@ -39,7 +43,7 @@ def build_body(target: Target, request: ProbeRequest) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": target.wire_model,
         "input": [{"role": m.role, "content": m.content} for m in request.messages],
-        "max_output_tokens": request.max_tokens,
+        "max_output_tokens": max(request.max_tokens, MIN_OUTPUT_TOKENS),
         "temperature": request.temperature,
         "store": False,
     }

@@ -82,7 +82,7 @@ class Coordinator:
             return wanted | self.held  # still held: renewed so their state can be saved
 
         try:
-            async with self.store.connection() as conn:
+            async with self.store.connection(coordination=True) as conn:
                 live, renewed = await leases.renew(conn, self.me, self.config.lease_ttl_s, choose)
         except Exception:
             if self.held and time.monotonic() >= self.deadline:
@@ -100,7 +100,7 @@ class Coordinator:
         if keep != self.held:
             await self._set(keep)
         if give_up:
-            async with self.store.connection() as conn:
+            async with self.store.connection(coordination=True) as conn:
                 await leases.release(conn, self.me, give_up)
         if self.after_round is not None:
             self.after_round()
@@ -144,5 +144,5 @@ class Coordinator:
         next heartbeat instead of at expiry (graceful shutdown, after the state is saved)."""
         self.held = frozenset()
         self.deadline = 0.0
-        async with self.store.connection() as conn:
+        async with self.store.connection(coordination=True) as conn:
             await leases.leave(conn, self.me)

@@ -94,9 +94,8 @@ class ShardRole:
         self.held = held
         self.reapply()  # synchronous: no job of a gained shard runs before the restore below
         engine = self.engine()
-        if engine is not None:
-            for document in documents.values():
-                state.restore(engine, document)
+        if engine is not None and documents:
+            state.restore(engine, documents.values())
         self._gauges()
         if gained or lost:
             log.info("shard.state_moved", loaded=sorted(documents), saved=sorted(lost))

@@ -17,11 +17,16 @@ from monitor.store.postgres import PostgresStore, to_jsonb
 
 KEY_PREFIX = "drift/shard/"
 
+# One statement for every shard: each row is written only while this replica holds the
+# shard's lease (the fencing check), and RETURNING names the rows written.
 _FENCED_SAVE = (
     "INSERT INTO drift_state (key, state, updated_at)"
-    " SELECT %(key)s, %(state)s, now() WHERE EXISTS (SELECT 1 FROM shard_leases"
-    "  WHERE shard = %(shard)s AND owner = %(me)s AND expires_at > now())"
+    " SELECT %(prefix)s || d.shard, d.state, now()"
+    " FROM unnest(%(shards)s::text[], %(states)s::jsonb[]) AS d(shard, state)"
+    " WHERE EXISTS (SELECT 1 FROM shard_leases l"
+    "  WHERE l.shard = d.shard AND l.owner = %(me)s AND l.expires_at > now())"
     " ON CONFLICT (key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at"
+    " RETURNING key"
 )
 
 
@@ -49,28 +54,39 @@ def split(snapshot: Mapping[str, Any], shards: Iterable[str]) -> dict[str, dict[
     return out
 
 
-def restore(engine: DriftEngine, document: Mapping[str, Any]) -> None:
-    """Resume one shard's series in a running engine. The engine's own clock (hour) wins: a
-    shard saved an hour ago must not roll every other series' baselines back and forth."""
-    data = dict(document)
+def restore(engine: DriftEngine, documents: Iterable[Mapping[str, Any]]) -> None:
+    """Resume shards' series in a running engine, all in one `restore` (each one redesigns
+    every series). The engine's own clock (hour) wins: a shard saved an hour ago must not roll
+    every other series' baselines back and forth."""
+    merged: dict[str, Any] = {"baselines": {}, "scores": {}, "series": {}}
+    for document in documents:
+        merged.setdefault("format", document.get("format"))
+        merged.setdefault("hour", document.get("hour"))
+        for section in ("baselines", "scores", "series"):
+            merged[section].update(document.get(section) or {})
+    if "format" not in merged:
+        return
     if engine.hour is not None:
-        data["hour"] = engine.hour
-    engine.restore(data)
+        merged["hour"] = engine.hour
+    engine.restore(merged)
 
 
 async def save(store: PostgresStore, me: str, documents: Mapping[str, dict[str, Any]]) -> list[str]:
     """Save each shard's document if this replica still holds its lease; returns the shards
     refused (lease lost: another replica may own them now, and its state wins)."""
-    refused: list[str] = []
-    async with store.connection() as conn, conn.transaction():
-        for shard, document in documents.items():
-            cur = await conn.execute(
-                _FENCED_SAVE,
-                {"key": state_key(shard), "state": to_jsonb(document), "shard": shard, "me": me},
-            )
-            if cur.rowcount != 1:
-                refused.append(shard)
-    return refused
+    if not documents:
+        return []
+    shards = sorted(documents)
+    params = {
+        "prefix": KEY_PREFIX,
+        "shards": shards,
+        "states": [to_jsonb(documents[s]) for s in shards],
+        "me": me,
+    }
+    async with store.connection(coordination=True) as conn:
+        cur = await conn.execute(_FENCED_SAVE, params)
+        saved = {row["key"].removeprefix(KEY_PREFIX) for row in await cur.fetchall()}
+    return [s for s in shards if s not in saved]
 
 
 async def load(store: PostgresStore, shards: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -78,7 +94,7 @@ async def load(store: PostgresStore, shards: Iterable[str]) -> dict[str, dict[st
     names = sorted(set(shards))
     if not names:
         return {}
-    async with store.connection() as conn:
+    async with store.connection(coordination=True) as conn:
         cur = await conn.execute(
             "SELECT key, state FROM drift_state WHERE key = ANY(%s::text[])",
             ([state_key(s) for s in names],),

@@ -96,6 +96,7 @@ class PostgresStore:
         self.pool_size = pool_size
         self.open_timeout_s = open_timeout_s
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
+        self._coordination: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
         self._opening = asyncio.Lock()
         self._closed = False
 
@@ -238,17 +239,24 @@ class PostgresStore:
         """Close the pool; idempotent. Any later call raises `StoreError`."""
         self._closed = True
         async with self._opening:
-            pool, self._pool = self._pool, None
-        if pool is not None:
+            pools = [p for p in (self._pool, self._coordination) if p is not None]
+            self._pool = self._coordination = None
+        for pool in pools:
             await pool.close()
 
     # -- plumbing -------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[dict[str, Any]]]:
+    async def connection(
+        self, *, coordination: bool = False
+    ) -> AsyncIterator[psycopg.AsyncConnection[dict[str, Any]]]:
         """A pooled autocommit connection with dict rows; psycopg errors become `StoreError`
-        naming the store (never its password). The cluster code shares this pool."""
+        naming the store (never its password). `coordination`: from a separate pool of two
+        (cluster heartbeats, leases, shard state), so a burst of result writes never delays a
+        lease renewal past its expiry."""
         pool = await self._open()
+        if coordination:
+            pool = await self._open_coordination()
         try:
             async with pool.connection() as conn:
                 yield conn
@@ -267,11 +275,23 @@ class PostgresStore:
                 self._pool = await self._new_pool()
             return self._pool
 
-    async def _new_pool(self) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
+    async def _open_coordination(self) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
+        if self._coordination is not None:
+            return self._coordination
+        async with self._opening:
+            if self._closed:
+                raise StoreError(f"{self.name}: store is closed")
+            if self._coordination is None:
+                self._coordination = await self._new_pool(size=2, migrate=False)
+            return self._coordination
+
+    async def _new_pool(
+        self, *, size: int | None = None, migrate: bool = True
+    ) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
         pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
             self._dsn,
             min_size=1,
-            max_size=self.pool_size,
+            max_size=size or self.pool_size,
             kwargs={"autocommit": True, "row_factory": dict_row, "application_name": "canary"},
             configure=_configure,
             open=False,
@@ -281,8 +301,9 @@ class PostgresStore:
         started = time.monotonic()
         try:
             await pool.open(wait=True, timeout=self.open_timeout_s)
-            async with pool.connection() as conn:
-                await apply_migrations(conn)
+            if migrate:
+                async with pool.connection() as conn:
+                    await apply_migrations(conn)
         except StoreError as exc:
             await pool.close()
             raise StoreError(f"{self.name}: {exc}") from exc

@@ -113,7 +113,7 @@ def test_split_and_restore_carry_one_models_series() -> None:
     assert set(documents["m0"]["series"]) == {f"{p}|default|m0|core|known_answer" for p in "xy"}
     second = DriftEngine()
     second.configure(plans)
-    shard_state.restore(second, documents["m0"])
+    shard_state.restore(second, [documents["m0"]])
     assert second.alarmed(series)
     assert second.states[series].observations == 300
     assert second.states[("x", "default", "m1", "core", "known_answer")].observations == 0

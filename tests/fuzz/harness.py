@@ -46,7 +46,8 @@ class Stats:
     inputs: int = 0
     rejected: int = 0  # raised an allowed (documented) error
     failures: int = 0
-    max_ms: float = 0.0
+    max_ms: float = 0.0  # the slowest input after the first
+    first_ms: float = 0.0
     slowest: str = ""
     first_failure: str = ""
     wall_s: float = 0.0
@@ -92,9 +93,11 @@ def run_target(
         except Exception as exc:  # the point: anything undocumented is a finding
             failure = exc
         elapsed_ms = (time.perf_counter() - started) * 1000
-        if elapsed_ms > stats.max_ms:
+        if stats.inputs == 1:
+            stats.first_ms = elapsed_ms  # pays one-off lazy imports and grammar loads
+        elif elapsed_ms > stats.max_ms:
             stats.max_ms, stats.slowest = elapsed_ms, _short(value)
-        if failure is None and elapsed_ms > bound_ms:
+        if failure is None and elapsed_ms > bound_ms * (5 if stats.inputs == 1 else 1):
             failure = SlowInput(f"{elapsed_ms:.0f} ms > {bound_ms:.0f} ms")
         if failure is not None:
             stats.failures += 1

@@ -2,7 +2,8 @@
 stream parser, with the only exceptions their contracts allow.
 
 Shared by tests/fuzz/test_fuzz.py (CI, a few hundred inputs each) and bench/fuzz.py (the long
-form). Loaders may raise `ConfigError`; parsers `ProviderProtocolError`; detectors, the SSE
+form). Loaders may raise `ConfigError`; parsers `ProviderProtocolError` (stream assemblers any
+`ProviderError`: a throttling frame mid-stream is `ProviderRateLimited`); detectors, the SSE
 splitter, `summarise_error`, `parse_retry_after` and `canary detect` nothing at all.
 """
 
@@ -24,7 +25,7 @@ from hypothesis import strategies as st
 from monitor.config import load_config
 from monitor.detect import detect_stream
 from monitor.detectors import DETECTORS
-from monitor.errors import ConfigError, ProviderProtocolError
+from monitor.errors import ConfigError, ProviderError, ProviderProtocolError
 from monitor.expectation import Expectation
 from monitor.probes import load_suite
 from monitor.providers import (
@@ -36,7 +37,7 @@ from monitor.providers import (
     vertex,
 )
 from monitor.providers.http import parse_retry_after, summarise_error
-from monitor.sim.streaming import aws_event, frame
+from monitor.sim.streaming import frame
 from monitor.types import Reply
 from monitor.yamlsource import parse_document
 from tests.fuzz.harness import FuzzTarget
@@ -198,7 +199,7 @@ def _parser(name: str, parse: Any, fixtures: list[str]) -> FuzzTarget:
 def _stream(name: str, assemble: Any, fixtures: list[str]) -> FuzzTarget:
     bases = [_sse_fixture(f) for f in fixtures]
     return FuzzTarget(
-        f"stream:{name}", sse_bodies(bases), lambda body: assemble(body), (ProviderProtocolError,)
+        f"stream:{name}", sse_bodies(bases), lambda body: assemble(body), (ProviderError,)
     )
 
 
@@ -236,7 +237,8 @@ def _aws_stream(draw: st.DrawFn, invoke: bool) -> bytes:
                     {":message-type": "exception", ":exception-type": "throttlingException"},
                     b'{"message": "slow down"}',
                 )
-            frames += aws_event(kind, json.loads(json.dumps(pair[1]).encode()))
+            headers = {":event-type": kind, ":message-type": "event"}
+            frames += frame(headers, json.dumps(pair[1]).encode())
         else:
             frames += frame({":message-type": "event"}, json.dumps(pair).encode())
     if draw(st.booleans()):
@@ -334,19 +336,19 @@ TARGETS: dict[str, FuzzTarget] = {
                 ]
             ),
             stream_parse.assemble_responses,
-            (ProviderProtocolError,),
+            (ProviderError,),
         ),
         FuzzTarget(
             "stream:bedrock_converse",
             st.one_of(_aws_stream(False), st.binary(max_size=200)),
             stream_parse.assemble_converse,
-            (ProviderProtocolError,),
+            (ProviderError,),
         ),
         FuzzTarget(
             "stream:bedrock_invoke",
             _aws_stream(True),
             stream_parse.assemble_invoke_stream,
-            (ProviderProtocolError,),
+            (ProviderError,),
         ),
         FuzzTarget(
             "http:summarise_error",

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from monitor.runner import SuiteOptions
-from monitor.sim.streaming import aws_event, frame
+from monitor.sim.streaming import frame
 from monitor.types import Outcome
 from tests.hostile.cases import CAP_BYTES, DEADLINE_S, ESCAPES, Case
 from tests.hostile.checks import assert_clean_log, run_case
@@ -49,6 +49,12 @@ def anthropic_events(text: str = "Paris", stop: bool = True) -> list[Any]:
     return [*events, {"type": "message_stop"}] if stop else events
 
 
+def aws_event(event_type: str, payload: dict[str, Any]) -> bytes:
+    """An event frame whose JSON payload is ASCII-escaped (it may hold a lone surrogate)."""
+    headers = {":event-type": event_type, ":message-type": "event"}
+    return frame(headers, json.dumps(payload).encode())
+
+
 def converse_frames(text: str = "Paris", stop: bool = True) -> bytes:
     frames = aws_event("messageStart", {"role": "assistant"})
     frames += aws_event("contentBlockDelta", {"delta": {"text": text}, "contentBlockIndex": 0})
@@ -73,9 +79,13 @@ def served(api: str, data: bytes) -> Script:
     return chunked(200, [data[i : i + 64] for i in range(0, len(data), 64)], content_type=ctype(api))
 
 
-def cut(api: str) -> Script:
+def cut(api: str, *, mid_event: bool = False) -> Script:
+    """The stream without its last events: at an event boundary, or inside an event."""
     data = stream(api)
-    return respond(200, data[: len(data) * 2 // 3], content_type=ctype(api))
+    end = len(data) * 2 // 3
+    if not mid_event and api != "bedrock_converse":
+        end = data.rfind(b"\n\n", 0, end) + 2
+    return respond(200, data[:end], content_type=ctype(api))
 
 
 def error_event(api: str) -> Script:
@@ -121,7 +131,25 @@ P, F, PROTO, HTTP, TIME = (
 STREAM_CASES = (
     Case("stream-valid", "stream", lambda api: served(api, stream(api)), P, note="control"),
     Case("stream-cut", "stream", cut, PROTO, "stream ends"),
-    Case("stream-error-event", "stream", error_event, PROTO, "mid-stream"),
+    Case(
+        "stream-cut-mid-event",
+        "stream",
+        lambda api: cut(api, mid_event=True),
+        PROTO,
+        {"openai_chat": "not valid JSON", "anthropic_messages": "not valid JSON"},
+    ),
+    Case(
+        "stream-error-event",
+        "stream",
+        error_event,
+        PROTO,
+        {
+            "openai_chat": "stream ends without a finish_reason",
+            "anthropic_messages": "error event mid-stream: overloaded_error",
+            "bedrock_converse": "modelStreamErrorException mid-stream",
+        },
+        note="OpenAI's `data: {\"error\"}` is not named, only the missing finish",
+    ),
     Case("stream-bad-json", "stream", bad_json, PROTO, {
         "openai_chat": "not valid JSON", "anthropic_messages": "not valid JSON",
         "bedrock_converse": "malformed event stream"}),

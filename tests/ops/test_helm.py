@@ -143,11 +143,14 @@ def materialise(docs: dict[str, list[dict[str, Any]]], into: Path, secrets: dict
 
 @pytest.mark.parametrize("path", VALUES_FILES, ids=IDS)
 def test_the_daemon_accepts_the_rendered_config(
-    render: Render, path: Path | None, tmp_path: Path
+    render: Render, path: Path | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The ConfigMap's config.yaml and probe files load with the daemon's own strict loader,
-    listening on all interfaces at the container port, with the store on the volume."""
+    listening on all interfaces at the container port, with the store on the volume (or, in
+    PostgreSQL mode, at the DSN from the Secret's env var)."""
     values = values_of(path) or {}
+    postgres = values.get("postgresql", {}).get("enabled", False)
+    monkeypatch.setenv("CANARY_STORE_URL", "postgresql://canary:pw@db:5432/canary")
     secrets = {k: str(v) for k, v in values.get("credentials", {}).get("secrets", {}).items()}
     if values.get("credentials", {}).get("existingSecret"):
         secrets = {"bedrock": "key-from-the-existing-secret"}
@@ -155,7 +158,12 @@ def test_the_daemon_accepts_the_rendered_config(
     loaded = load_config(config_path)
     config = loaded.config
     assert (config.server.listen_address, config.server.port) == ("0.0.0.0", 9471)
-    assert config.store.url == "sqlite:////var/lib/canary/canary.db"
+    assert config.store.url == (
+        "postgresql://canary:pw@db:5432/canary"
+        if postgres
+        else "sqlite:////var/lib/canary/canary.db"
+    )
+    assert config.cluster.enabled is postgres
     assert loaded.suites and config.targets
 
 
@@ -511,6 +519,66 @@ def test_values_schema_rejects_bad_web_values(
     helm: Any, values: dict[str, Any], message: str
 ) -> None:
     """Web values are checked at install: bcrypt hashes, known keys, booleans."""
+    with (
+        helm.Chart.load(str(CHART)) as chart,
+        pytest.raises(helm.HelmValuesError, match=re.escape(message)),
+    ):
+        chart.render(values, name="rel", namespace="mon")
+
+
+def test_postgresql_mode_runs_replicas_without_a_pvc(render: Render, tmp_path: Path) -> None:
+    """PostgreSQL mode: N replicas rolled one at a time, the DSN from the existing Secret as
+    an env var the config substitutes, the pod name as replica id, no store volume or PVC, a
+    PodDisruptionBudget over the same pods, and soft anti-affinity over nodes."""
+    values = values_of(CHART / "ci" / "postgresql-values.yaml")
+    docs = render(values)
+    spec = only(docs, "templates/deployment.yaml")["spec"]
+    assert spec["replicas"] == 3
+    assert spec["strategy"]["type"] == "RollingUpdate"
+    pod = spec["template"]["spec"]
+    [container] = pod["containers"]
+    env = {e["name"]: e["valueFrom"] for e in container["env"]}
+    assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["CANARY_STORE_URL"] == {"secretKeyRef": {"name": "canary-postgres", "key": "dsn"}}
+    assert "/var/lib/canary" not in {m["mountPath"] for m in container["volumeMounts"]}
+    assert "data" not in {v["name"] for v in pod["volumes"]}
+    assert "templates/pvc.yaml" not in docs or not docs["templates/pvc.yaml"]
+    pdb = only(docs, "templates/pdb.yaml")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    labels = spec["template"]["metadata"]["labels"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    [preferred] = pod["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    term = preferred["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"].items() <= labels.items()
+    config = yaml.safe_load(only(docs, "templates/configmap.yaml")["data"]["config.yaml"])
+    assert config["store"]["url"] == "${CANARY_STORE_URL}"
+    assert config["cluster"] == {"enabled": True, "lease_ttl_s": 15, "heartbeat_s": 5}
+
+    hard = render({**values, "postgresql": {**values["postgresql"], "podAntiAffinity": "hard"}})
+    affinity = only(hard, "templates/deployment.yaml")["spec"]["template"]["spec"]["affinity"]
+    [required] = affinity["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert required["topologyKey"] == "kubernetes.io/hostname"
+    assert "templates/pdb.yaml" not in render() or not render()["templates/pdb.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"postgresql": {"enabled": True}}, "/postgresql/existingSecret"),
+        (
+            {"postgresql": {"enabled": True, "existingSecret": "s", "podAntiAffinity": "maybe"}},
+            "/postgresql/podAntiAffinity",
+        ),
+        ({"postgresql": {"replicas": 0}}, "/postgresql/replicas"),
+    ],
+    ids=["no-secret", "bad-anti-affinity", "zero-replicas"],
+)
+def test_values_schema_rejects_bad_postgresql_values(
+    helm: Any, values: dict[str, Any], message: str
+) -> None:
     with (
         helm.Chart.load(str(CHART)) as chart,
         pytest.raises(helm.HelmValuesError, match=re.escape(message)),

@@ -64,6 +64,14 @@ async def test_responses_request() -> None:
     }
 
 
+@pytest.mark.parametrize(("asked", "sent"), [(8, 16), (16, 16), (300, 300)])
+async def test_output_tokens_floor(asked: int, sent: int) -> None:
+    """The Responses API refuses max_output_tokens below 16: a shorter budget is raised to it."""
+    endpoint = Endpoint(body=fixture_bytes("openai_response"))
+    await responses(endpoint, replace(PLAIN, max_tokens=asked))
+    assert endpoint.sent_json["max_output_tokens"] == sent
+
+
 @pytest.mark.parametrize(
     ("fixture", "expected"),
     [

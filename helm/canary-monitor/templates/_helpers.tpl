@@ -149,7 +149,33 @@ address and port the Service and probes rely on.
 {{- $_ := set $server "api_results" (eq (include "canary-monitor.apiResults" .) "true") }}
 {{- end }}
 {{- $config := merge (dict "server" $server) (deepCopy .Values.config) }}
+{{- if .Values.postgresql.enabled }}
+{{- $pg := .Values.postgresql }}
+{{- $store := omit (deepCopy ($config.store | default dict)) "url" "url_file" }}
+{{- $_ := set $store "url" "${CANARY_STORE_URL}" }}
+{{- $_ := set $store "pool_size" (int $pg.poolSize) }}
+{{- $_ := set $config "store" $store }}
+{{- $cluster := dict "enabled" true "lease_ttl_s" $pg.leaseTtlSeconds "heartbeat_s" $pg.heartbeatSeconds }}
+{{- $_ := set $config "cluster" (merge (deepCopy ($config.cluster | default dict)) $cluster) }}
+{{- end }}
 {{- toYaml $config }}
+{{- end }}
+
+{{/*
+PostgreSQL mode: spread the replicas over `postgresql.topologyKey` (soft or hard).
+*/}}
+{{- define "canary-monitor.podAntiAffinity" -}}
+{{- $term := dict "topologyKey" .Values.postgresql.topologyKey "labelSelector" (dict "matchLabels" (include "canary-monitor.selectorLabels" . | fromYaml)) }}
+podAntiAffinity:
+{{- if eq .Values.postgresql.podAntiAffinity "hard" }}
+  requiredDuringSchedulingIgnoredDuringExecution:
+    {{- list $term | toYaml | nindent 4 }}
+{{- else }}
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        {{- toYaml $term | nindent 8 }}
+{{- end }}
 {{- end }}
 
 {{/*
