@@ -340,6 +340,8 @@ class Metrics:
             self.output_tokens_per_second.labels(*key.labels())
         self._streamed = streaming
         for key, interval_s in series.items():
+            if self._series.get(key) == interval_s:
+                continue  # initialised before and never removed since (10k series: seconds)
             labels = key.labels()
             for outcome in Outcome:
                 self.probe_runs.labels(*labels, outcome.value)
@@ -351,7 +353,7 @@ class Metrics:
                 self.probe_interval.labels(*labels).set(interval_s)
         for key, detector in self._detectors - new_detectors:
             self._remove_detector(key, detector)
-        for key, detector in new_detectors:
+        for key, detector in new_detectors - self._detectors:
             detector_labels = (*key.labels(), detector)
             for family in (self.checks, self.check_failures, self.check_score, self.drift_alarms):
                 family.labels(*detector_labels)

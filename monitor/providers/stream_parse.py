@@ -61,6 +61,19 @@ def sse_events(content: bytes) -> list[Event]:
     return events
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one: a mis-typed optional field then
+    reaches the wire module's parser as missing, or the checks below as absent."""
+    return value if isinstance(value, dict) else {}
+
+
+def _error_text(error: Any) -> str:
+    """`type: message` of an error event's `error`, whatever its shape, printable."""
+    if isinstance(error, dict):
+        return f"{error.get('type') or error.get('code')}: {error.get('message')}"
+    return repr(error)
+
+
 def _json(event: Event) -> dict[str, Any]:
     try:
         doc: Any = json.loads(event.data)
@@ -85,7 +98,10 @@ def assemble_openai(content: bytes) -> tuple[Reply, int | None]:
         doc = _json(event)
         last = doc
         usage = doc.get("usage") or usage
-        for choice in doc.get("choices") or []:
+        choices = doc.get("choices") or []
+        if not isinstance(choices, list):
+            raise ProviderProtocolError("stream chunk choices is not an array")
+        for choice in choices:
             if not isinstance(choice, dict):
                 raise ProviderProtocolError("stream chunk choice is not an object")
             delta = choice.get("delta") or {}
@@ -95,7 +111,10 @@ def assemble_openai(content: bytes) -> tuple[Reply, int | None]:
             if content_delta:
                 text.append(content_delta)
                 first = event.end if first is None else first
-            entries += ((choice.get("logprobs") or {}).get("content")) or []
+            logprob_entries = _object(choice.get("logprobs")).get("content") or []
+            if not isinstance(logprob_entries, list):
+                raise ProviderProtocolError("choices[0].logprobs.content is not an array")
+            entries += logprob_entries
             finish = choice.get("finish_reason") or finish
     if finish is None:
         raise ProviderProtocolError("stream ends without a finish_reason")
@@ -130,19 +149,16 @@ def anthropic_events(docs: list[tuple[int, dict[str, Any]]]) -> tuple[Reply, int
     for end, doc in docs:
         kind = doc.get("type")
         if kind == "error":
-            error = doc.get("error") or {}
-            raise ProviderProtocolError(
-                f"error event mid-stream: {error.get('type')}: {error.get('message')}"
-            )
+            raise ProviderProtocolError(f"error event mid-stream: {_error_text(doc.get('error'))}")
         if kind == "message_start":
-            message = dict(doc.get("message") or {})
-        elif kind == "content_block_delta" and (doc.get("delta") or {}).get("type") == "text_delta":
+            message = dict(_object(doc.get("message")))
+        elif kind == "content_block_delta" and _object(doc.get("delta")).get("type") == "text_delta":
             delta = doc["delta"].get("text", "")
             text.append(delta if isinstance(delta, str) else "")
             first = end if first is None else first
         elif kind == "message_delta":
-            message["stop_reason"] = (doc.get("delta") or {}).get("stop_reason")
-            usage = {**(message.get("usage") or {}), **(doc.get("usage") or {})}
+            message["stop_reason"] = _object(doc.get("delta")).get("stop_reason")
+            usage = {**_object(message.get("usage")), **_object(doc.get("usage"))}
             message["usage"] = usage
         elif kind == "message_stop":
             stopped = True
@@ -164,7 +180,8 @@ def assemble_responses(content: bytes) -> tuple[Reply, int | None]:
         doc = _json(event)
         kind = doc.get("type")
         if kind in ("error", "response.failed"):
-            error = doc.get("error") or (doc.get("response") or {}).get("error") or {}
+            error = doc.get("error") or _object(doc.get("response")).get("error") or {}
+            error = error if isinstance(error, dict) else {"message": error}
             raise ProviderProtocolError(
                 f"error event mid-stream: {error.get('code')}: {error.get('message')}"
             )
@@ -221,7 +238,7 @@ def aws_events(content: bytes) -> list[AwsEvent]:
             if not isinstance(payload, dict):
                 raise ProviderProtocolError("event payload is not a JSON object")
             events.append(AwsEvent(end, str(headers.get(":event-type", "")), payload))
-    except ParserError as exc:
+    except (ParserError, UnicodeDecodeError) as exc:  # a header that is not UTF-8, too
         raise ProviderProtocolError(f"malformed event stream: {type(exc).__name__}") from None
     if end != len(content):
         raise ProviderProtocolError("event stream ends inside a frame")
@@ -236,7 +253,7 @@ def assemble_converse(content: bytes) -> tuple[Reply, int | None]:
     usage: dict[str, Any] | None = None
     for event in aws_events(content):
         if event.event_type == "contentBlockDelta":
-            delta = (event.payload.get("delta") or {}).get("text")
+            delta = _object(event.payload.get("delta")).get("text")
             if isinstance(delta, str):
                 text.append(delta)
                 first = event.end if first is None and delta else first

@@ -62,12 +62,20 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._closed = False
+        # Group commit: rows waiting for the next transaction, and the task committing them.
+        self._pending: list[tuple[list[Any], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     # -- the Store protocol ---------------------------------------------------------------
 
     async def write(self, result: Result) -> None:
         """Insert `result` and commit before returning; writing the same id again replaces it,
-        so a caller may retry a write whose acknowledgement it lost."""
+        so a caller may retry a write whose acknowledgement it lost.
+
+        Writes that arrive while a commit is in flight share the next transaction (group
+        commit): one thread hop and one commit per batch instead of per result, and no delay
+        when the daemon is idle (bench/README.md finding 5).
+        """
         record = result_to_record(result)
         row = [record[c] for c in SUMMARY_FIELDS]
         row[SUMMARY_FIELDS.index("failed_detectors")] = ",".join(record["failed_detectors"])
@@ -76,12 +84,36 @@ class SQLiteStore:
             None if record["reply"] is None else dumps(record["reply"]),
             dumps(record["checks"]),
         ]
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((row, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await asyncio.shield(done)  # a cancelled caller does not cancel the others' commit
 
-        def insert(conn: sqlite3.Connection) -> None:
-            with transaction(conn):
-                conn.execute(_INSERT, row)
+    async def _flush(self) -> None:
+        """Commit pending rows, a batch per transaction, until none are left."""
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self._run(_insert_rows([row for row, _ in batch]))
+            except Exception as exc:
+                if len(batch) > 1:  # one bad row must not fail the others: retry them alone
+                    self._pending[:0] = [(row, done) for row, done in batch]
+                    await self._flush_one_by_one(len(batch))
+                    continue
+                _settle(batch, exc)
+            else:
+                _settle(batch, None)
 
-        await self._run(insert)
+    async def _flush_one_by_one(self, count: int) -> None:
+        batch, self._pending = self._pending[:count], self._pending[count:]
+        for row, done in batch:
+            try:
+                await self._run(_insert_rows([row]))
+            except Exception as exc:
+                _settle([(row, done)], exc)
+            else:
+                _settle([(row, done)], None)
 
     async def get(self, result_id: str) -> dict[str, Any] | None:
         def select(conn: sqlite3.Connection) -> dict[str, Any] | None:
@@ -220,7 +252,10 @@ class SQLiteStore:
         await self._run(upsert)
 
     async def close(self) -> None:
-        """Close the connection; idempotent. Any later call raises `StoreError`."""
+        """Commit pending writes, then close the connection; idempotent. Any later call
+        raises `StoreError`."""
+        if self._flusher is not None and not self._flusher.done():
+            await asyncio.shield(self._flusher)
         await asyncio.to_thread(self._close)
 
     # -- plumbing -------------------------------------------------------------------------
@@ -268,6 +303,24 @@ class SQLiteStore:
             conn.close()
             raise
         return conn
+
+
+def _insert_rows(rows: list[list[Any]]) -> Callable[[sqlite3.Connection], None]:
+    def insert(conn: sqlite3.Connection) -> None:
+        with transaction(conn):
+            conn.executemany(_INSERT, rows)
+
+    return insert
+
+
+def _settle(batch: list[tuple[list[Any], asyncio.Future[None]]], exc: Exception | None) -> None:
+    for _, done in batch:
+        if done.done():
+            continue
+        if exc is None:
+            done.set_result(None)
+        else:
+            done.set_exception(exc)
 
 
 def _summary(row: sqlite3.Row) -> dict[str, Any]:
