@@ -244,8 +244,9 @@ def drift_log() -> DriftLog:
 
 @pytest.fixture
 async def daemon(write_config: WriteConfig, drift_log: DriftLog) -> AsyncIterator[Daemon]:
+    # Streamed probes, so that the time-to-first-token panels have data too.
     running = Daemon(
-        write_config(interval_s=1),
+        write_config(interval_s=1, stream=True),
         on_drift=lambda e: drift_log.events.append((time.monotonic(), e)),
     )
     await running.start()
