@@ -11,13 +11,14 @@ fleet (`python -m monitor.sim`, two backends) and N `canary run --config` replic
 mode. A series is (platform, pool, model, suite, detector); the bench suite (the first three
 core probes) gives 6 per (target, suite), so 10,000 series are ~1,667 targets over ~834 models.
 
-For each N: a fresh database; start N replicas; wait until every model is held; wait one
-interval (first runs are spread over it); then over `--measure` seconds read each replica's
-`canary_probe_runs_total` and the statements the database ran. Every probe result is one
-INSERT, so coordination = statements - result INSERTs (heartbeats with their lease
-renewals, state saves), counted by pg_stat_statements. Then, in the same run, 2,000
-sequential writes of a realistic result (reply, checks, evidence) to a SQLite store and to
-the PostgreSQL store.
+For each N: a fresh database; start N replicas; wait until every model's lease is held and
+every replica holds some; wait one interval (first runs are spread over it); then over
+`--measure` seconds count the stored results (by the replica holding their model's lease) and
+the statements the database ran (pg_stat_statements). Every probe result is one INSERT, so
+coordination = statements - result INSERTs (heartbeats with their lease renewals, state
+saves). Also one /metrics scrape of r0 (its size shrinks with N: each replica exports only its
+own series). Then, in the same run, 2,000 sequential writes of a realistic result (reply,
+checks, evidence) to a SQLite store and to the PostgreSQL store.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import psycopg
-from prometheus_client.parser import text_string_to_metric_families
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -122,20 +123,33 @@ def write_config(
     return path
 
 
-def scrape(port: int) -> dict[str, float]:
-    """Sums per metric name of the samples we read."""
-    wanted = {"canary_probe_runs_total", "canary_shards_held", "canary_drift_arl0_target_seconds"}
-    try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-    except httpx.HTTPError:
-        return {}
-    sums: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name in wanted:
-                key = sample.name if sample.name != "canary_drift_arl0_target_seconds" else "series"
-                sums[key] = sums.get(key, 0.0) + (1 if key == "series" else sample.value)
-    return sums
+def scrape_size(port: int) -> tuple[float, int]:
+    """Seconds and bytes of one /metrics scrape of a replica."""
+    t = time.perf_counter()
+    body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=120).content
+    return time.perf_counter() - t, len(body)
+
+
+def owners(dsn: str) -> dict[str, str]:
+    """shard -> replica, for the unexpired shard leases (none before the schema exists)."""
+    with psycopg.connect(dsn) as conn:
+        if conn.execute("SELECT to_regclass('shard_leases')").fetchone() == (None,):
+            return {}
+        rows = conn.execute(
+            "SELECT shard, owner FROM shard_leases WHERE expires_at > now()"
+        ).fetchall()
+    return {str(shard): str(owner) for shard, owner in rows}
+
+
+def probes_by_replica(dsn: str, since: float, until: float) -> dict[str, int]:
+    """Results stored with started_at in [since, until), by the replica holding their model."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT l.owner, count(*) FROM results r JOIN shard_leases l ON l.shard = r.model"
+            " WHERE r.started_at >= %s AND r.started_at < %s GROUP BY l.owner",
+            (since, until),
+        ).fetchall()
+    return {str(owner): int(n) for owner, n in rows}
 
 
 def db_counters(dsn: str) -> tuple[int, int]:
@@ -170,7 +184,8 @@ def run_replicas(
             replica=replica,
             port=port,
         )
-        log = open(workdir / f"{replica}-{replicas}.log", "wb")  # noqa: SIM115 (closed with the process)
+        # Closed with the process, below.
+        log = open(workdir / f"{replica}-{replicas}.log", "wb")  # noqa: SIM115
         procs[replica] = (
             subprocess.Popen(
                 [
@@ -193,45 +208,53 @@ def run_replicas(
     try:
         started = time.monotonic()
         while True:
-            held = sum(scrape(p).get("canary_shards_held", 0) for p in ports.values())
-            if held == args.models:
+            held = owners(dsn)
+            if len(held) == args.models and len(set(held.values())) == replicas:
                 break
-            if time.monotonic() - started > 300:
-                raise SystemExit(f"{replicas} replicas never held every model (held {held})")
+            if time.monotonic() - started > 600:
+                raise SystemExit(f"{replicas} replicas never held every model ({len(held)})")
             time.sleep(1)
         settle_s = time.monotonic() - started
         progress(f"{replicas} replica(s): all {args.models} models held after {settle_s:.0f} s")
         time.sleep(args.interval)  # first runs are spread over one interval
-        before = {r: scrape(p) for r, p in ports.items()}
-        (x0, w0), t0 = db_counters(dsn), time.monotonic()
+        cpu = {r: psutil.Process(proc.pid) for r, (proc, _) in procs.items()}
+        cpu0 = {r: sum(p.cpu_times()[:2]) for r, p in cpu.items()}
+        (x0, w0), t0, w_t0 = db_counters(dsn), time.monotonic(), time.time()
         time.sleep(args.measure)
-        after = {r: scrape(p) for r, p in ports.items()}
-        (x1, w1), t1 = db_counters(dsn), time.monotonic()
+        (x1, w1), t1, w_t1 = db_counters(dsn), time.monotonic(), time.time()
+        cores = {r: (sum(p.cpu_times()[:2]) - cpu0[r]) / (t1 - t0) for r, p in cpu.items()}
         elapsed = t1 - t0
+        moved = owners(dsn) != held
+        time.sleep(5)  # results started in the window and written just after it
         per_replica = {
-            r: (
-                after[r].get("canary_probe_runs_total", 0)
-                - before[r].get("canary_probe_runs_total", 0)
-            )
-            / elapsed
-            for r in ports
+            r: n / (w_t1 - w_t0) for r, n in sorted(probes_by_replica(dsn, w_t0, w_t1).items())
         }
+        scrape_s, scrape_bytes = scrape_size(ports["r0"])
         probes_s = sum(per_replica.values())
         statements_s = (x1 - x0) / elapsed
         writes_s = (w1 - w0) / elapsed  # one statement per stored result
         expected = args.models * len(BACKENDS) * 3 / args.interval
         return {
             "replicas": replicas,
-            "series": int(sum(a.get("series", 0) for a in after.values())),
+            "series": args.models * len(BACKENDS) * SERIES_PER_JOB,
             "settle_s": round(settle_s, 1),
+            "shards_moved_while_measuring": moved,
             "expected_probes_per_s": round(expected, 1),
             "probes_per_s": round(probes_s, 1),
             "probes_per_s_per_replica": {r: round(v, 1) for r, v in per_replica.items()},
+            "cpu_cores_per_replica": {r: round(v, 2) for r, v in cores.items()},
+            "cpu_ms_per_probe": round(1000 * sum(cores.values()) / max(probes_s, 1e-9), 2),
             "pg_queries_per_s": round(statements_s, 1),
             "result_writes_per_s": round(writes_s, 1),
             "coordination_queries_per_s": round(statements_s - writes_s, 2),
             "coordination_queries_per_s_per_replica": round(
                 (statements_s - writes_s) / replicas, 2
+            ),
+            "metrics_scrape_s_r0": round(scrape_s, 2),
+            "metrics_mb_r0": round(scrape_bytes / 1e6, 1),
+            "store_write_errors": sum(
+                (workdir / f"{r}-{replicas}.log").read_text().count("store.write_failed")
+                for r in ports
             ),
         }
     finally:
@@ -303,6 +326,7 @@ async def write_latency(url: str, writes: int) -> dict[str, float]:
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-ups on kill
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -342,13 +366,14 @@ def main() -> int:
         print(json.dumps(report, indent=2))
         return 0
     print(f"{report['models']} models, suite interval {args.interval:g} s")
-    header = ("N", "series", "probes/s", "per replica", "pg queries/s", "coord q/s")
-    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (2, 7, 9, 24, 10, 13), strict=True)))
+    header = ("N", "series", "probes/s", "per replica", "cores each", "pg q/s", "coord q/s")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (2, 7, 9, 24, 20, 7, 10), strict=True)))
     for run in report["runs"]:
         per = " ".join(f"{v:g}" for v in run["probes_per_s_per_replica"].values())
+        cores = " ".join(f"{v:g}" for v in run["cpu_cores_per_replica"].values())
         print(
             f"{run['replicas']:>2} {run['series']:>7} {run['probes_per_s']:>9} {per:>24}"
-            f" {run['pg_queries_per_s']:>10} {run['coordination_queries_per_s']:>13}"
+            f" {cores:>20} {run['pg_queries_per_s']:>7} {run['coordination_queries_per_s']:>10}"
         )
     lat = report["write_latency"]
     print("store write latency (ms)    p50      p99     mean")

@@ -66,6 +66,11 @@ def detectors_for(expect: Expectation) -> list[str]:
     return names
 
 
+def _models(loaded: LoadedConfig) -> set[str]:
+    """The shards of a config: every model some suite probes."""
+    return {t.model for binding, _ in loaded.bindings for t in loaded.targets_for(binding)}
+
+
 def suite_detectors(suite: ProbeSuite) -> dict[str, int]:
     """Detector name -> how many probes of the suite report it."""
     counts: dict[str, int] = {}
@@ -194,7 +199,7 @@ class Daemon:
             store=self.store,
             drift=self.drift,
             clients=self._client,
-            on_drift=self.on_drift,
+            on_drift=self._drift_event,
             on_timeout=self._retire_client,
         )
         self.shard_role = self._shard_role(loaded)
@@ -365,13 +370,19 @@ class Daemon:
             self.store,
             loaded.config.cluster,
             self.metrics,
-            shards=lambda: {t.model for b, _ in loaded.bindings for t in loaded.targets_for(b)},
+            shards=lambda: _models(self.loaded or loaded),  # the reloaded config's
             engine=lambda: self.drift,
             reapply=lambda: self._apply(self.loaded or loaded, reload=False),
         )
 
     def _mine(self, model: str) -> bool:
         return self.shard_role is None or self.shard_role.mine(model)
+
+    def _drift_event(self, event: DriftEvent) -> None:
+        if self.shard_role is not None:  # an alarm or recovery is saved now, not in 10 s
+            self.shard_role.changed(event.series[2])
+        if self.on_drift is not None:
+            self.on_drift(event)
 
     def _retire_client(self, target: Target) -> None:
         """Drop the target's client after a timeout; the next probe builds a fresh one, and

@@ -339,18 +339,11 @@ class Metrics:
             self.time_to_first_token.labels(*key.labels())
             self.output_tokens_per_second.labels(*key.labels())
         self._streamed = streaming
-        for key, interval_s in series.items():
-            if self._series.get(key) == interval_s:
-                continue  # initialised before and never removed since (10k series: seconds)
-            labels = key.labels()
-            for outcome in Outcome:
-                self.probe_runs.labels(*labels, outcome.value)
-            self.probe_duration.labels(*labels)
-            self.last_run.labels(*labels)
-            self.last_success.labels(*labels)
-            self.suite_interval.labels(*labels).set(interval_s)
-            if key not in self._series:
-                self.probe_interval.labels(*labels).set(interval_s)
+        # Only series new or changed since the last call: the others were initialised then and
+        # never removed since (at 10,000 series, touching them all again takes seconds).
+        changed = {k: v for k, v in series.items() if self._series.get(k) != v}
+        for key, interval_s in changed.items():
+            self._init_series(key, interval_s, new=key not in self._series)
         for key, detector in self._detectors - new_detectors:
             self._remove_detector(key, detector)
         for key, detector in new_detectors - self._detectors:
@@ -384,6 +377,17 @@ class Metrics:
                 counts[capability] = counts.get(capability, 0) + 1
             for capability, count in counts.items():
                 self.probes_skipped.labels(*key.labels(), capability).set(count)
+
+    def _init_series(self, key: SeriesKey, interval_s: float, *, new: bool) -> None:
+        labels = key.labels()
+        for outcome in Outcome:
+            self.probe_runs.labels(*labels, outcome.value)
+        self.probe_duration.labels(*labels)
+        self.last_run.labels(*labels)
+        self.last_success.labels(*labels)
+        self.suite_interval.labels(*labels).set(interval_s)
+        if new:  # adaptive probing owns it afterwards
+            self.probe_interval.labels(*labels).set(interval_s)
 
     def _remove_series(self, key: SeriesKey) -> None:
         labels = key.labels()

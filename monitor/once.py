@@ -8,6 +8,7 @@ metric samples the run would export.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 import uuid
@@ -101,7 +102,7 @@ def _print_result(result: Result, out: TextIO, *, debug: bool, as_json: bool) ->
         record = result_to_record(result)
         if not debug:
             record.pop("reply", None)
-        print(json.dumps(record, ensure_ascii=False), file=out)
+        print(_terminal_safe(json.dumps(record, ensure_ascii=False)), file=out)
         return
     series = f"{result.platform}/{result.pool}/{result.model} {result.suite}/{result.probe}"
     failed = ",".join(result.failed_detectors)
@@ -132,4 +133,15 @@ def _print_result(result: Result, out: TextIO, *, debug: bool, as_json: bool) ->
 
 def _section(out: TextIO, title: str, body: Any) -> None:
     text = body if isinstance(body, str) else json.dumps(body, indent=2, ensure_ascii=False)
+    text = _terminal_safe(text)
     print(f"  --- {title}\n" + "\n".join("  " + line for line in text.splitlines()), file=out)
+
+
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _terminal_safe(text: str) -> str:
+    """`text` with control characters (but tab and newline) and lone surrogates as `\\u....`
+    escapes, valid inside JSON strings too: a reply's ESC must not drive the operator's
+    terminal (log injection), and a lone surrogate cannot be written to a UTF-8 stdout."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

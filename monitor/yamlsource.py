@@ -91,7 +91,9 @@ def parse_document(text: str, name: str, *, substitute_env: bool = True) -> Sour
     except yaml.YAMLError as exc:
         raise ConfigError([ConfigProblem(name, None, "", f"invalid YAML: {exc}")]) from exc
     except RecursionError as exc:
-        raise ConfigError([ConfigProblem(name, None, "", "invalid YAML: nested too deeply")]) from exc
+        raise ConfigError(
+            [ConfigProblem(name, None, "", "invalid YAML: nested too deeply")]
+        ) from exc
     if node is None:
         return SourceDocument(name, {}, {(): 1})
     if _expanded_size(node, MAX_NODES) > MAX_NODES:
@@ -105,7 +107,9 @@ def parse_document(text: str, name: str, *, substitute_env: bool = True) -> Sour
         line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
         raise ConfigError([ConfigProblem(name, line, "", f"invalid YAML: {exc.problem}")]) from exc
     except RecursionError as exc:
-        raise ConfigError([ConfigProblem(name, None, "", "invalid YAML: nested too deeply")]) from exc
+        raise ConfigError(
+            [ConfigProblem(name, None, "", "invalid YAML: nested too deeply")]
+        ) from exc
     if problems:
         raise ConfigError(problems)
     return SourceDocument(name, data, lines)

@@ -53,7 +53,8 @@ class PgServer:
         return self.dsn_for("postgres")
 
     def dsn_for(self, dbname: str) -> str:
-        return f"postgresql://{self.user}:{quote(self.password, safe='')}@{self.host}:{self.port}/{dbname}"
+        secret = quote(self.password, safe="")
+        return f"postgresql://{self.user}:{secret}@{self.host}:{self.port}/{dbname}"
 
     def create_database(self, prefix: str = "t") -> str:
         """A new empty database; returns its DSN."""

@@ -16,6 +16,7 @@ import base64
 import binascii
 import json
 import re
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, cast
@@ -152,7 +153,9 @@ def anthropic_events(docs: list[tuple[int, dict[str, Any]]]) -> tuple[Reply, int
             raise ProviderProtocolError(f"error event mid-stream: {_error_text(doc.get('error'))}")
         if kind == "message_start":
             message = dict(_object(doc.get("message")))
-        elif kind == "content_block_delta" and _object(doc.get("delta")).get("type") == "text_delta":
+        elif (
+            kind == "content_block_delta" and _object(doc.get("delta")).get("type") == "text_delta"
+        ):
             delta = doc["delta"].get("text", "")
             text.append(delta if isinstance(delta, str) else "")
             first = end if first is None else first
@@ -238,7 +241,8 @@ def aws_events(content: bytes) -> list[AwsEvent]:
             if not isinstance(payload, dict):
                 raise ProviderProtocolError("event payload is not a JSON object")
             events.append(AwsEvent(end, str(headers.get(":event-type", "")), payload))
-    except (ParserError, UnicodeDecodeError) as exc:  # a header that is not UTF-8, too
+    except (ParserError, UnicodeDecodeError, KeyError, struct.error) as exc:
+        # botocore's header decoder raises the last three on a bad header block with good CRCs
         raise ProviderProtocolError(f"malformed event stream: {type(exc).__name__}") from None
     if end != len(content):
         raise ProviderProtocolError("event stream ends inside a frame")

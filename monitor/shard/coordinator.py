@@ -21,6 +21,7 @@ import asyncio
 import os
 import socket
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -65,6 +66,7 @@ class Coordinator:
         self.members: list[str] = []
         self.deadline = 0.0  # monotonic: the held leases are ours until then
         self.rounds = 0
+        self.instance = uuid.uuid4().hex  # this process, as opposed to another with our id
         self._task: asyncio.Task[None] | None = None
 
     def may_probe(self, shard: str) -> bool:
@@ -83,7 +85,9 @@ class Coordinator:
 
         try:
             async with self.store.connection(coordination=True) as conn:
-                live, renewed = await leases.renew(conn, self.me, self.config.lease_ttl_s, choose)
+                live, renewed = await leases.renew(
+                    conn, self.me, self.config.lease_ttl_s, choose, instance=self.instance
+                )
         except Exception:
             if self.held and time.monotonic() >= self.deadline:
                 log.warning("shard.leases_expired", shards=len(self.held))
@@ -145,4 +149,4 @@ class Coordinator:
         self.held = frozenset()
         self.deadline = 0.0
         async with self.store.connection(coordination=True) as conn:
-            await leases.leave(conn, self.me)
+            await leases.leave(conn, self.me, self.instance)

@@ -13,14 +13,21 @@ from typing import Any
 
 import psycopg
 
+from monitor.errors import CanaryError
+
 # Member rows expired for this long are deleted (they are only kept for operators' eyes).
 FORGET_AFTER_S = 3600.0
 
+# Renews our row, or takes it over once expired; a live row of another process with the same
+# replica id returns nothing (two processes must never share one replica's leases).
 _HEARTBEAT = (
-    "INSERT INTO cluster_members (replica, expires_at, heartbeat_at)"
-    " VALUES (%(me)s, now() + make_interval(secs => %(ttl)s), now())"
-    " ON CONFLICT (replica) DO UPDATE SET"
+    "INSERT INTO cluster_members (replica, instance, expires_at, heartbeat_at)"
+    " VALUES (%(me)s, %(instance)s, now() + make_interval(secs => %(ttl)s), now())"
+    " ON CONFLICT (replica) DO UPDATE SET instance = excluded.instance,"
     " expires_at = excluded.expires_at, heartbeat_at = excluded.heartbeat_at"
+    " WHERE cluster_members.instance = excluded.instance"
+    " OR cluster_members.expires_at <= now()"
+    " RETURNING replica"
 )
 _LIVE = "SELECT replica FROM cluster_members WHERE expires_at > now() ORDER BY replica"
 _FORGET = "DELETE FROM cluster_members WHERE expires_at < now() - make_interval(secs => %(forget)s)"
@@ -39,18 +46,36 @@ _ACQUIRE = (
 )
 
 
+class ReplicaIdConflict(CanaryError):
+    """Another live process heartbeats under this replica id (two pods with one name, or two
+    processes on one host without `cluster.replica_id`); this one takes no shard."""
+
+
 async def renew(
     conn: psycopg.AsyncConnection[Any],
     me: str,
     ttl_s: float,
     choose: Callable[[list[str]], Iterable[str]],
+    *,
+    instance: str,
 ) -> tuple[list[str], set[str]]:
     """Heartbeat, read the live members, and take or renew the leases of the shards
     `choose(live)` names (those free, expired or ours). Returns (live members, shards held
-    now). One transaction, so the member row and the leases share one expiry instant."""
-    params: dict[str, Any] = {"me": me, "ttl": ttl_s, "forget": FORGET_AFTER_S}
+    now). One transaction, so the member row and the leases share one expiry instant.
+    Raises `ReplicaIdConflict` if another live process (`instance`) holds the id `me`."""
+    params: dict[str, Any] = {
+        "me": me,
+        "instance": instance,
+        "ttl": ttl_s,
+        "forget": FORGET_AFTER_S,
+    }
     async with conn.transaction():
-        await conn.execute(_HEARTBEAT, params)
+        cur = await conn.execute(_HEARTBEAT, params)
+        if await cur.fetchone() is None:
+            raise ReplicaIdConflict(
+                f"replica id {me!r} is held by another live process; give each replica its"
+                " own cluster.replica_id (or $POD_NAME)"
+            )
         await conn.execute(_FORGET, params)
         cur = await conn.execute(_LIVE)
         live = [_first(row) for row in await cur.fetchall()]
@@ -77,11 +102,16 @@ async def release(conn: psycopg.AsyncConnection[Any], me: str, shards: Iterable[
         )
 
 
-async def leave(conn: psycopg.AsyncConnection[Any], me: str) -> None:
-    """Drop this replica's membership and every lease it holds (graceful shutdown)."""
+async def leave(conn: psycopg.AsyncConnection[Any], me: str, instance: str) -> None:
+    """Drop this process's membership and every lease of its replica id (graceful shutdown);
+    nothing if the id belongs to another live process."""
     async with conn.transaction():
-        await conn.execute("DELETE FROM shard_leases WHERE owner = %s", (me,))
-        await conn.execute("DELETE FROM cluster_members WHERE replica = %s", (me,))
+        cur = await conn.execute(
+            "DELETE FROM cluster_members WHERE replica = %s AND instance = %s RETURNING replica",
+            (me, instance),
+        )
+        if await cur.fetchone() is not None:
+            await conn.execute("DELETE FROM shard_leases WHERE owner = %s", (me,))
 
 
 def _first(row: Any) -> str:

@@ -9,6 +9,7 @@ and restores the loaded state before any new job can run.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +45,8 @@ class ShardRole:
         self.engine = engine
         self.reapply = reapply
         self.held: frozenset[str] = frozenset()
+        self._dirty: set[str] = set()
+        self._saving: asyncio.Task[None] | None = None
         self.coordinator = Coordinator(
             store,
             self.replica,
@@ -69,6 +72,8 @@ class ShardRole:
         """After the last probe: save every held shard's state, then hand the leases back and
         leave the membership (the jobs are already gone with the scheduler)."""
         await self.coordinator.stop()
+        if self._saving is not None:
+            await asyncio.gather(self._saving, return_exceptions=True)
         await self.flush()
         try:
             await self.coordinator.leave()
@@ -77,6 +82,20 @@ class ShardRole:
             log.error("shard.leave_failed", error_type=type(exc).__name__)
         self.held = frozenset()
         self._gauges()
+
+    def changed(self, model: str) -> None:
+        """An alarm latched or recovered on `model`: save its shard soon (one task at a time,
+        batching whatever changed meanwhile), so a SIGKILL right after loses no latch."""
+        if model not in self.held:
+            return
+        self._dirty.add(model)
+        if self._saving is None or self._saving.done():
+            self._saving = asyncio.ensure_future(self._save_dirty())
+
+    async def _save_dirty(self) -> None:
+        while self._dirty:
+            shards, self._dirty = frozenset(self._dirty & self.held), set()
+            await self._save(shards)
 
     async def flush(self) -> None:
         """Save the drift state of every held shard (maintenance, shutdown)."""

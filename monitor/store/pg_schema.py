@@ -54,6 +54,7 @@ _V2_CLUSTER: tuple[str, ...] = (
     # Membership: one row per replica, renewed by its heartbeat; live = expires_at > now().
     """CREATE TABLE IF NOT EXISTS cluster_members (
         replica text PRIMARY KEY,
+        instance text NOT NULL,  -- one process: two processes with one replica id conflict
         expires_at timestamptz NOT NULL,
         heartbeat_at timestamptz NOT NULL DEFAULT now(),
         joined_at timestamptz NOT NULL DEFAULT now()

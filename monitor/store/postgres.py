@@ -48,6 +48,9 @@ _EXACT_FILTERS = ("platform", "pool", "model", "suite", "probe", "outcome")
 # A JSON `\u0000` escape not itself escaped (an even run of backslashes before it).
 _NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 OPEN_TIMEOUT_S = 10.0
+# How long a write waits for a free connection; generous, because a loop busy for seconds (a
+# reload of 10,000 series) makes waiters time out though no connection was ever short.
+CONNECTION_WAIT_S = 30.0
 
 
 def redacted(dsn: str) -> str:
@@ -296,7 +299,7 @@ class PostgresStore:
             configure=_configure,
             open=False,
             name="canary-store",
-            timeout=self.open_timeout_s,
+            timeout=CONNECTION_WAIT_S,
         )
         started = time.monotonic()
         try:

@@ -7,13 +7,16 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from monitor.config import ClusterConfig
 from monitor.daemon import Daemon
 from monitor.drift import DriftEngine, SeriesPlan
+from monitor.runner import DriftEvent
 from monitor.shard import Coordinator, assign, owner
 from monitor.shard import state as shard_state
+from monitor.shard.leases import ReplicaIdConflict
 from monitor.sim import SimFleet
 from monitor.store.postgres import PostgresStore
 from tests.conftest import BACKENDS, PROBES
@@ -82,6 +85,26 @@ async def test_dead_replicas_leases_expire_by_the_database_clock(store: Postgres
             await a.step()
     assert a.held == set(MODELS)
     assert not b.may_probe(next(iter(lost)))  # b's own deadline has passed too
+
+
+async def test_two_processes_with_one_replica_id_do_not_share_leases(
+    store: PostgresStore,
+) -> None:
+    """A second process heartbeating under a live replica's id is refused (and takes no
+    shard); after the first leaves, it may take the id over."""
+    first, second = coordinator(store, "same"), coordinator(store, "same")
+    await first.step()
+    assert first.held == set(MODELS)
+    with pytest.raises(ReplicaIdConflict, match="'same' is held by another live process"):
+        await second.step()
+    assert second.held == set()
+    await second.leave()  # must not drop the first one's membership or leases
+    await first.step()
+    assert first.held == set(MODELS)
+    await first.stop()
+    await first.leave()
+    await second.step()
+    assert second.held == set(MODELS)
 
 
 async def test_fenced_save_refuses_a_shard_not_held(store: PostgresStore) -> None:
@@ -176,6 +199,20 @@ async def test_two_daemons_export_only_their_own_shards(
             state = next(iter(daemon.drift.states.values()))
             assert state.arl_target_s <= per_series  # split over the fleet, then over tests
             assert daemon.drift.series_arl_s == per_series
+        await alarm_is_saved_at_once(a, pg_dsn)
     finally:
         await a.stop()
         await b.stop()
+
+
+async def alarm_is_saved_at_once(daemon: Daemon, dsn: str) -> None:
+    """An alarm on a held model saves that shard's state now, not at the next flush."""
+    assert daemon.shard_role is not None
+    model = min(daemon.shard_role.held)
+    with psycopg.connect(dsn) as conn:
+        conn.execute("DELETE FROM drift_state WHERE key = %s", (shard_state.state_key(model),))
+    series = ("vllm-prod", "long-context", model, "core", "known_answer")
+    daemon._drift_event(DriftEvent(series, "alarm", 1.0, "cusum", "ceiling"))
+    assert daemon.shard_role._saving is not None
+    await daemon.shard_role._saving
+    assert model in await shard_state.load(daemon.shard_role.store, [model])

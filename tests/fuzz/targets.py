@@ -159,7 +159,8 @@ HOSTILE_TEXT = st.one_of(
     reply_texts(),
     code_reply_texts(),
     st.text(ANY_CHAR, max_size=300),
-    st.tuples(TEXT, st.integers(1, 2000)).map(lambda t: t[0] * t[1]),
+    # up to 1 MB (a reply is capped at max_response_bytes, 4 MiB by default)
+    st.tuples(TEXT, st.integers(1, 2000)).map(lambda t: (t[0] * t[1])[:1_000_000]),
 )
 DETECTOR_INPUTS = st.tuples(
     replies(HOSTILE_TEXT),
@@ -191,16 +192,12 @@ def _detector(name: str) -> FuzzTarget:
 
 def _parser(name: str, parse: Any, fixtures: list[str]) -> FuzzTarget:
     bases = [_fixture(f) for f in fixtures]
-    return FuzzTarget(
-        f"parse:{name}", json_bodies(bases), lambda body: parse(body), (ProviderProtocolError,)
-    )
+    return FuzzTarget(f"parse:{name}", json_bodies(bases), parse, (ProviderProtocolError,))
 
 
 def _stream(name: str, assemble: Any, fixtures: list[str]) -> FuzzTarget:
     bases = [_sse_fixture(f) for f in fixtures]
-    return FuzzTarget(
-        f"stream:{name}", sse_bodies(bases), lambda body: assemble(body), (ProviderError,)
-    )
+    return FuzzTarget(f"stream:{name}", sse_bodies(bases), assemble, (ProviderError,))
 
 
 CONVERSE_EVENTS = [
@@ -221,8 +218,7 @@ def _aws_stream(draw: st.DrawFn, invoke: bool) -> bytes:
         events = draw(mutated(ANTHROPIC_EVENTS))
         events = events if isinstance(events, list) else [events]
         pairs = [
-            ("chunk", {"bytes": base64.b64encode(json.dumps(e).encode()).decode()})
-            for e in events
+            ("chunk", {"bytes": base64.b64encode(json.dumps(e).encode()).decode()}) for e in events
         ]
         pairs = draw(mutated(pairs, max_edits=2))
     else:

@@ -13,6 +13,7 @@ from tests.hostile.conftest import API_KEY, SUITE, hostile_target
 CONTROL = {chr(c) for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))} - {"\n"}
 LEAK_MARKERS = ("pwned", "upstream", "nginx", API_KEY)
 
+
 def assert_clean_log(text: str) -> None:
     """JSON lines with no raw control character, no reply or error-body text and no key."""
     assert not CONTROL & set(text), sorted(CONTROL & set(text))
@@ -29,11 +30,11 @@ async def run_case(
     base_url: str,
     *,
     target: Target | None = None,
-    options: SuiteOptions = SuiteOptions(),
+    options: SuiteOptions | None = None,
 ) -> Result:
     """Run the hostile suite once on `base_url` and check the result everywhere it landed."""
     target = target or hostile_target(api, base_url)
-    (result,) = await runner.run_suite(target, SUITE, options)
+    (result,) = await runner.run_suite(target, SUITE, options or SuiteOptions())
     expected = case.outcome_for(api)
     assert result.outcome is expected, result.error
     reg = runner.metrics.registry

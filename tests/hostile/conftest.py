@@ -80,7 +80,9 @@ async def make_runner(tmp_path: Path) -> AsyncIterator[MakeRunner]:
     clients: dict[str, httpx.AsyncClient] = {}
 
     def make(transport: httpx.AsyncBaseTransport | None = None) -> Runner:
-        store = SQLiteStore(str(tmp_path / "c.db"), retention_passed_days=1, retention_failed_days=2)
+        store = SQLiteStore(
+            str(tmp_path / "c.db"), retention_passed_days=1, retention_failed_days=2
+        )
         stores.append(store)
         drift = DriftEngine(0.002, 0.05, 1.0)
 

@@ -84,7 +84,9 @@ def raw(data: bytes, *, then: str = "close") -> Script:
     return script
 
 
-def chunked(status: int, chunks: Iterable[bytes], *, content_type: str = "application/json") -> Script:
+def chunked(
+    status: int, chunks: Iterable[bytes], *, content_type: str = "application/json"
+) -> Script:
     """A chunked body (no Content-Length), so the size cap cannot be judged from the header."""
     fields = [("Content-Type", content_type), ("Transfer-Encoding", "chunked")]
 

@@ -19,9 +19,7 @@ from tests.hostile.checks import assert_clean_log, run_case
 from tests.hostile.conftest import SUITE, MakeRunner, hostile_target
 from tests.hostile.server import HostileServer
 
-PARAMS = [
-    pytest.param(case, api, id=f"{case.name}-{api}") for case in CASES for api in case.apis
-]
+PARAMS = [pytest.param(case, api, id=f"{case.name}-{api}") for case in CASES for api in case.apis]
 
 
 @pytest.mark.usefixtures("aws_env")

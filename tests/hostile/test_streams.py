@@ -34,17 +34,33 @@ def sse(*docs: Any) -> bytes:
 
 def openai_events(text: str = "Paris", finish: str | None = "stop") -> list[Any]:
     chunk = {"id": "c1", "model": "m", "choices": [{"index": 0, "delta": {"content": text}}]}
-    end = {"id": "c1", "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
+    end = {
+        "id": "c1",
+        "model": "m",
+        "choices": [{"index": 0, "delta": {}, "finish_reason": finish}],
+    }
     return [chunk, end, "[DONE]"] if finish else [chunk]
 
 
 def anthropic_events(text: str = "Paris", stop: bool = True) -> list[Any]:
     events: list[Any] = [
-        {"type": "message_start", "message": {"id": "m1", "type": "message", "model": "m",
-                                              "content": [], "usage": {"input_tokens": 5}}},
+        {
+            "type": "message_start",
+            "message": {
+                "id": "m1",
+                "type": "message",
+                "model": "m",
+                "content": [],
+                "usage": {"input_tokens": 5},
+            },
+        },
         {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
         {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
-        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 1}},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn"},
+            "usage": {"output_tokens": 1},
+        },
     ]
     return [*events, {"type": "message_stop"}] if stop else events
 
@@ -76,7 +92,9 @@ def ctype(api: str) -> str:
 
 
 def served(api: str, data: bytes) -> Script:
-    return chunked(200, [data[i : i + 64] for i in range(0, len(data), 64)], content_type=ctype(api))
+    return chunked(
+        200, [data[i : i + 64] for i in range(0, len(data), 64)], content_type=ctype(api)
+    )
 
 
 def cut(api: str, *, mid_event: bool = False) -> Script:
@@ -114,10 +132,22 @@ def bad_json(api: str) -> Script:
 
 def wrong_types(api: str) -> Script:
     if api == "openai_chat":
-        return served(api, sse({"choices": "Paris"}, {"choices": [{"delta": [], "logprobs": "x", "finish_reason": "stop"}]}))
+        return served(
+            api,
+            sse(
+                {"choices": "Paris"},
+                {"choices": [{"delta": [], "logprobs": "x", "finish_reason": "stop"}]},
+            ),
+        )
     if api == "anthropic_messages":
-        return served(api, sse({"type": "message_start", "message": ["m"]}, {"type": "error", "error": "x"}))
-    return served(api, aws_event("contentBlockDelta", {"delta": "Paris"}) + aws_event("messageStop", {"stopReason": 7}))
+        return served(
+            api, sse({"type": "message_start", "message": ["m"]}, {"type": "error", "error": "x"})
+        )
+    return served(
+        api,
+        aws_event("contentBlockDelta", {"delta": "Paris"})
+        + aws_event("messageStop", {"stopReason": 7}),
+    )
 
 
 P, F, PROTO, HTTP, TIME = (
@@ -148,14 +178,29 @@ STREAM_CASES = (
             "anthropic_messages": "error event mid-stream: overloaded_error",
             "bedrock_converse": "modelStreamErrorException mid-stream",
         },
-        note="OpenAI's `data: {\"error\"}` is not named, only the missing finish",
+        note='OpenAI\'s `data: {"error"}` is not named, only the missing finish',
     ),
-    Case("stream-bad-json", "stream", bad_json, PROTO, {
-        "openai_chat": "not valid JSON", "anthropic_messages": "not valid JSON",
-        "bedrock_converse": "malformed event stream"}),
+    Case(
+        "stream-bad-json",
+        "stream",
+        bad_json,
+        PROTO,
+        {
+            "openai_chat": "not valid JSON",
+            "anthropic_messages": "not valid JSON",
+            "bedrock_converse": "malformed event stream",
+        },
+    ),
     Case("stream-wrong-types", "stream", wrong_types, PROTO),
-    Case("stream-nul-surrogate", "stream", lambda api: served(api, stream(api, text="Pa\x00\ud800ris")), F),
-    Case("stream-ansi", "stream", lambda api: served(api, stream(api, text=ESCAPES + "Paris\r\n")), F),
+    Case(
+        "stream-nul-surrogate",
+        "stream",
+        lambda api: served(api, stream(api, text="Pa\x00\ud800ris")),
+        F,
+    ),
+    Case(
+        "stream-ansi", "stream", lambda api: served(api, stream(api, text=ESCAPES + "Paris\r\n")), F
+    ),
     Case(
         "stream-html",
         "stream",

@@ -48,8 +48,10 @@ TLS_TABLE = [
 ]
 
 
-@pytest.mark.parametrize(("tls_case", "cert", "greeting"), TLS_TABLE, ids=lambda v: getattr(v, "name", None))
-async def test_tls_failures(
+@pytest.mark.parametrize(
+    ("tls_case", "cert", "greeting"), TLS_TABLE, ids=lambda v: getattr(v, "name", None)
+)
+async def test_tls_failures(  # noqa: PLR0917 (three fixtures and a three-column table)
     make_runner: MakeRunner,
     log_output: io.StringIO,
     tls_files: TlsFiles,
