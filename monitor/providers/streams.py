@@ -160,6 +160,29 @@ async def anthropic_stream(
     )
 
 
+async def _bedrock(
+    client: httpx.AsyncClient,
+    target: Target,
+    request: ProbeRequest,
+    *,
+    action: str,
+    body: dict[str, Any],
+    assemble: Assemble,
+    auth: httpx.Auth | None,
+) -> Reply:
+    """A SigV4-signed Bedrock streaming call, answered with AWS event-stream frames."""
+    return await _stream(
+        client,
+        target,
+        path=bedrock.model_path(target, action),
+        body=body,
+        headers=probe_headers(request, {"Accept": EVENT_STREAM}),
+        assemble=assemble,
+        auth=auth if auth is not None else bedrock.signer(target),
+        error_type_header=bedrock.ERROR_TYPE_HEADER,
+    )
+
+
 async def bedrock_converse_stream(
     client: httpx.AsyncClient,
     target: Target,
@@ -167,16 +190,16 @@ async def bedrock_converse_stream(
     *,
     auth: httpx.Auth | None = None,
 ) -> Reply:
-    """ConverseStream: the Converse body, answered with AWS event-stream frames."""
-    return await _stream(
+    """ConverseStream: the Converse body; `auth` overrides the signer (tests)."""
+    body = bedrock.build_body(target, request)
+    return await _bedrock(
         client,
         target,
-        path=bedrock.model_path(target, "converse-stream"),
-        body=bedrock.build_body(target, request),
-        headers=probe_headers(request, {"Accept": EVENT_STREAM}),
+        request,
+        action="converse-stream",
+        body=body,
         assemble=assemble_converse,
-        auth=auth if auth is not None else bedrock.signer(target),
-        error_type_header=bedrock.ERROR_TYPE_HEADER,
+        auth=auth,
     )
 
 
@@ -188,15 +211,15 @@ async def bedrock_invoke_stream(
     auth: httpx.Auth | None = None,
 ) -> Reply:
     """InvokeModelWithResponseStream: Anthropic stream events inside event-stream chunks."""
-    return await _stream(
+    body = bedrock.build_invoke_body(target, request)
+    return await _bedrock(
         client,
         target,
-        path=bedrock.model_path(target, "invoke-with-response-stream"),
-        body=bedrock.build_invoke_body(target, request),
-        headers=probe_headers(request, {"Accept": EVENT_STREAM}),
+        request,
+        action="invoke-with-response-stream",
+        body=body,
         assemble=assemble_invoke_stream,
-        auth=auth if auth is not None else bedrock.signer(target),
-        error_type_header=bedrock.ERROR_TYPE_HEADER,
+        auth=auth,
     )
 
 

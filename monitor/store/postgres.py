@@ -30,6 +30,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from monitor.store import filters
 from monitor.store.base import ResultQuery, StoreError
 from monitor.store.codec import SUMMARY_FIELDS, dumps, result_to_record
 from monitor.store.pg_schema import apply_migrations
@@ -44,7 +45,6 @@ _UPSERT = (
     + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "id")
 )
 _SUMMARY_SELECT = f"SELECT {', '.join(SUMMARY_FIELDS)} FROM results"
-_EXACT_FILTERS = ("platform", "pool", "model", "suite", "probe", "outcome")
 # A JSON `\u0000` escape not itself escaped (an even run of backslashes before it).
 _NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 OPEN_TIMEOUT_S = 10.0
@@ -136,23 +136,8 @@ class PostgresStore:
         return record
 
     async def query(self, query: ResultQuery) -> list[dict[str, Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        for name in _EXACT_FILTERS:
-            value = getattr(query, name)
-            if value is not None:
-                clauses.append(f"{name} = %s")
-                params.append(value)
-        if query.detector is not None:
-            clauses.append("%s = ANY (failed_detectors)")
-            params.append(query.detector)
-        if query.since is not None:
-            clauses.append("started_at >= %s")
-            params.append(query.since)
-        if query.until is not None:
-            clauses.append("started_at < %s")
-            params.append(query.until)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        member = "%s = ANY (failed_detectors)"
+        where, params = filters.where(query, mark="%s", detector_failed=member)
         sql = f"{_SUMMARY_SELECT}{where} ORDER BY started_at DESC, id DESC LIMIT %s"
         params.append(max(0, query.limit))
         async with self.connection() as conn:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from monitor.store import filters
 from monitor.store.base import ResultQuery, StoreError
 from monitor.store.codec import SUMMARY_FIELDS, dumps, loads, result_to_record
 from monitor.store.schema import apply_migrations, configure, transaction
@@ -37,7 +38,6 @@ _INSERT = (
     f"VALUES ({', '.join('?' for _ in _COLUMNS)})"
 )
 _SUMMARY_SELECT = f"SELECT {', '.join(SUMMARY_FIELDS)} FROM results"
-_EXACT_FILTERS = ("platform", "pool", "model", "suite", "probe", "outcome")
 
 
 class SQLiteStore:
@@ -131,24 +131,9 @@ class SQLiteStore:
         return await self._run(select)
 
     async def query(self, query: ResultQuery) -> list[dict[str, Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        for name in _EXACT_FILTERS:
-            value = getattr(query, name)
-            if value is not None:
-                clauses.append(f"{name} = ?")
-                params.append(value)
-        if query.detector is not None:
-            # Exact list membership; LIKE would treat the `_` in detector names as a wildcard.
-            clauses.append("instr(',' || failed_detectors || ',', ',' || ? || ',') > 0")
-            params.append(query.detector)
-        if query.since is not None:
-            clauses.append("started_at >= ?")
-            params.append(query.since)
-        if query.until is not None:
-            clauses.append("started_at < ?")
-            params.append(query.until)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        # Exact list membership; LIKE would treat the `_` in detector names as a wildcard.
+        member = "instr(',' || failed_detectors || ',', ',' || ? || ',') > 0"
+        where, params = filters.where(query, mark="?", detector_failed=member)
         sql = f"{_SUMMARY_SELECT}{where} ORDER BY started_at DESC, id DESC LIMIT ?"
         params.append(max(0, query.limit))  # SQLite reads a negative LIMIT as "no limit"
 
