@@ -121,7 +121,12 @@ class ProbeScheduler:
             # and the shielded run must still be drained.
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
-            await asyncio.shield(task)
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                if self._closing:  # shutdown cancels the wrapper; `shutdown` drains the run
+                    return  # rather than APScheduler logging a CancelledError traceback
+                raise
 
         return run
 

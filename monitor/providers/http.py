@@ -179,9 +179,15 @@ async def post_json(
     try:
         async with asyncio.timeout(target.timeout_s):
             for attempt in range(2):
+                connected = ConnectWatch()
                 try:
                     async with client.stream(
-                        "POST", path, json=body, headers=headers, auth=auth
+                        "POST",
+                        path,
+                        json=body,
+                        headers=headers,
+                        auth=auth,
+                        extensions={"trace": connected},
                     ) as response:
                         content = await _read_capped(
                             response, target.max_response_bytes, chunk_marks, started
@@ -190,8 +196,9 @@ async def post_json(
                 except httpx.RemoteProtocolError as exc:
                     # A pooled keep-alive connection the server closed while idle fails before
                     # any response byte; the server never saw the request, so send it once
-                    # more (as browsers and the vendor SDKs do). Any other failure stands.
-                    if attempt or not _stale_connection(exc):
+                    # more (as browsers and the vendor SDKs do). On a connection opened for
+                    # this request the server did read it: that failure stands, like any other.
+                    if attempt or connected.new or not _stale_connection(exc):
                         raise
     except (TimeoutError, httpx.TimeoutException) as exc:
         raise ProviderTimeout(f"no complete reply within {target.timeout_s:g} s") from exc
@@ -216,6 +223,18 @@ async def post_json(
             message, status_code=response.status_code, body=text, retry_after_s=retry_after_s
         )
     raise ProviderHTTPError(message, status_code=response.status_code, body=text)
+
+
+class ConnectWatch:
+    """An httpcore trace hook noting whether a request opened a new connection."""
+
+    def __init__(self) -> None:
+        self.new = False
+
+    async def __call__(self, event: str, info: dict[str, Any]) -> None:
+        del info
+        if event.startswith(("connection.connect_tcp.", "connection.connect_unix_socket.")):
+            self.new = True
 
 
 def _stale_connection(exc: httpx.RemoteProtocolError) -> bool:

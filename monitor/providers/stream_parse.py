@@ -97,6 +97,8 @@ def assemble_openai(content: bytes) -> tuple[Reply, int | None]:
         if event.data.strip() == "[DONE]":
             break
         doc = _json(event)
+        if doc.get("error") is not None:  # how vLLM, llama.cpp and OpenAI fail mid-stream
+            raise ProviderProtocolError(f"error event mid-stream: {_error_text(doc['error'])}")
         last = doc
         usage = doc.get("usage") or usage
         choices = doc.get("choices") or []

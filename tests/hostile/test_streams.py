@@ -174,11 +174,11 @@ STREAM_CASES = (
         error_event,
         PROTO,
         {
-            "openai_chat": "stream ends without a finish_reason",
+            "openai_chat": "error event mid-stream: ",
             "anthropic_messages": "error event mid-stream: overloaded_error",
             "bedrock_converse": "modelStreamErrorException mid-stream",
         },
-        note='OpenAI\'s `data: {"error"}` is not named, only the missing finish',
+        note='OpenAI-compatible `data: {"error": ...}` is named as such',
     ),
     Case(
         "stream-bad-json",

@@ -415,3 +415,65 @@ def test_summarise_error(body: bytes, summary: str) -> None:
     """Vendor error bodies become `type: message` of at most 200 characters."""
     assert summarise_error(body) == summary
     assert len(summary) <= 200
+
+
+async def _read_request(reader: asyncio.StreamReader) -> bool:
+    """Read one HTTP/1.1 request (headers and a Content-Length body); False at EOF."""
+    head = await reader.readuntil(b"\r\n\r\n") if not reader.at_eof() else b""
+    if not head:
+        return False
+    length = next(
+        (
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    await reader.readexactly(length)
+    return True
+
+
+async def test_stale_pooled_connection_is_retried_on_a_real_socket() -> None:
+    """A server that closes a kept-alive connection just as the next request arrives (its idle
+    timeout) costs nothing: that request is sent again on a new connection. A connection
+    opened for the request and closed the same way is not retried."""
+    seen: list[int] = []  # connection number of every request the server read
+    connections = 0
+    ok = b'{"ok": true}'
+    reply = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(ok),
+        ok,
+    )
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        number = connections
+        try:
+            while await _read_request(reader):
+                seen.append(number)
+                if (number == 1 and seen.count(1) == 2) or number == 3:
+                    return  # read the request, then close without answering
+                writer.write(reply)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    target = make_target(base_url=f"http://127.0.0.1:{port}/")
+    try:
+        async with build_client(target, keepalive_s=30) as client:
+            await post_json(client, target, "v1/x", {"q": 1}, {})  # connection 1
+            await post_json(client, target, "v1/x", {"q": 2}, {})  # 1 again: closed, resent on 2
+            assert seen == [1, 1, 2]
+        async with build_client(target) as fresh:
+            with pytest.raises(ProviderHTTPError, match="without sending a response"):
+                await post_json(fresh, target, "v1/x", {"q": 3}, {})  # connection 3, not resent
+        assert seen == [1, 1, 2, 3]
+    finally:
+        server.close()
+        await server.wait_closed()

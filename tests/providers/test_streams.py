@@ -104,6 +104,17 @@ async def test_vertex_streams() -> None:
     assert str(claude.requests[0].url).endswith(":streamRawPredict") and reply.text == "Paris."
 
 
+async def test_openai_error_event_mid_stream() -> None:
+    """OpenAI-compatible servers (vLLM, llama.cpp) send `data: {"error": ...}` mid-stream."""
+    body = (
+        b'data: {"choices": [{"delta": {"content": "Par"}}]}\n\n'
+        b'data: {"error": {"type": "server_error", "message": "KV cache exhausted"}}\n\n'
+    )
+    with pytest.raises(ProviderProtocolError) as caught:
+        await run("openai_chat", Dripping(body))
+    assert str(caught.value) == "error event mid-stream: server_error: KV cache exhausted"
+
+
 async def test_error_event_mid_stream() -> None:
     """An `error` event after some text is a protocol error, not a truncated pass."""
     with pytest.raises(ProviderProtocolError) as caught:
