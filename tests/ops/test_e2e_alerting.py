@@ -8,7 +8,9 @@ Alertmanager routes to a webhook receiver in this test. A dropped top token on o
 clearing the fault the resolved one. The paging alerts have `for: 0s` (the daemon's alarm is
 already a calibrated, latched sequential test), so no test-only rule rewrite is needed: the
 measured delay from the daemon's alarm to the notification must stay within two scrape and
-evaluation intervals plus Alertmanager's group wait. Set CANARY_E2E_REPORT=path to get the
+evaluation intervals plus Alertmanager's group wait. The alert names no pod (`max without
+(instance, pod)`) and resolves `keep_firing_for` (2m, the bridge over a handover between pods)
+after the daemon's recovery, within the same bound. Set CANARY_E2E_REPORT=path to get the
 measured delays as JSON.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -34,7 +37,7 @@ from monitor.daemon import Daemon
 from monitor.runner import DriftEvent
 from monitor.sim import Fault, SimFleet
 from tests.conftest import WriteConfig
-from tests.ops.conftest import DASHBOARDS, RULES_FILE, tool
+from tests.ops.conftest import DASHBOARDS, RULES_FILE, alert_rules, tool
 
 pytestmark = pytest.mark.slow
 
@@ -45,6 +48,12 @@ GROUP_INTERVAL_S = 1.0
 # Process scheduling on a loaded 2-core machine, on top of the intervals themselves.
 SLACK_S = 2.0
 BOUND_S = 2 * (SCRAPE_S + EVAL_S) + GROUP_WAIT_S + SLACK_S
+ALERT = next(r for r in alert_rules() if r["alert"] == "CanaryTopTokenIntegrity")
+# The shipped rule's bridge over a handover: a real recovery resolves this long after it.
+KEEP_FIRING_S = sum(
+    float(n) * {"s": 1, "m": 60, "h": 3600}[u]
+    for n, u in re.findall(r"(\d+)([smh])", ALERT["keep_firing_for"])
+)
 FAULTY = ("vllm-prod", "long-context")
 CLEAN = ("anthropic-api", "default")
 # Panels that show nothing unless something besides the injected fault is wrong.
@@ -335,6 +344,7 @@ async def test_fault_to_notification_and_back(
             labels | {"severity": "critical", "detector": "known_answer", "job": "canary-monitor"}
             == labels
         )
+        assert "instance" not in labels  # the series' alert, whichever pod probes it
         assert annotations["description"].startswith(
             "vllm-prod/long-context/sim: the known_answer detector"
         )
@@ -352,8 +362,9 @@ async def test_fault_to_notification_and_back(
         cleared_at = time.monotonic()
         fleet.clear_faults()
         resolved = await until(
-            "the resolved notification (the daemon's reverse CUSUM needs ~80 clean runs)",
-            300,
+            "the resolved notification (the daemon's reverse CUSUM needs ~80 clean runs, "
+            "then keep_firing_for)",
+            300 + KEEP_FIRING_S,
             lambda: webhook.alerts("resolved", "CanaryTopTokenIntegrity", FAULTY),
         )
         resolved_at = resolved[0][0]
@@ -370,6 +381,7 @@ async def test_fault_to_notification_and_back(
         "scrape_interval_s": SCRAPE_S,
         "evaluation_interval_s": EVAL_S,
         "group_wait_s": GROUP_WAIT_S,
+        "keep_firing_for_s": KEEP_FIRING_S,
         "probe_interval_s": 1.0,
         "stack_ready_s": round(ready_at, 2),
         "detection_delay_s": round(alarm_at - injected_at, 2),
@@ -391,4 +403,4 @@ async def test_fault_to_notification_and_back(
     if path := os.environ.get("CANARY_E2E_REPORT"):
         await asyncio.to_thread(Path(path).write_text, json.dumps(report, indent=2) + "\n")
     assert fired_at - alarm_at <= BOUND_S, report
-    assert resolved_at - recovered_at <= BOUND_S, report
+    assert KEEP_FIRING_S <= resolved_at - recovered_at <= KEEP_FIRING_S + BOUND_S, report

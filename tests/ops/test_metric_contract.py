@@ -24,7 +24,9 @@ from monitor.daemon import Daemon
 from tests.conftest import WriteConfig
 from tests.ops.conftest import CATALOGUE, DASHBOARDS, load_rules
 
-TARGET_LABELS = {"job", "instance"}  # added by Prometheus at scrape time
+# Added by Prometheus at scrape time (`pod` by a prometheus-operator ServiceMonitor; the rules
+# aggregate it away with `instance` so an alert survives a handover between pods).
+TARGET_LABELS = {"job", "instance", "pod"}
 SYNTHETIC = {"up": {"job", "instance"}}
 METRIC = re.compile(
     r"\b((?:canary_|up\b)[A-Za-z0-9_]*|[a-z_]+:canary_[a-z0-9_]+:[a-z0-9_]+)\s*(\{[^}]*\})?"

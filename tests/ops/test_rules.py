@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from monitor.config import ClusterConfig
 from tests.ops.conftest import RULE_TESTS, RULES_FILE, RUNBOOK, alert_rules, tool
 
 REQUIRED = {
@@ -21,12 +22,22 @@ REQUIRED = {
     "CanaryMonitorDown",
     "CanaryConfigReloadFailed",
     "CanaryStoreWriteErrors",
+    "CanaryShardLeaseErrors",
 }
 # Alerts about the monitor itself: their series carry no platform, pool or model.
-MONITOR_ALERTS = {"CanaryMonitorDown", "CanaryConfigReloadFailed", "CanaryStoreWriteErrors"}
+MONITOR_ALERTS = {
+    "CanaryMonitorDown",
+    "CanaryConfigReloadFailed",
+    "CanaryStoreWriteErrors",
+    "CanaryShardLeaseErrors",
+}
 RUNBOOK_BASE = "https://github.com/canary-monitor/canary-monitor/blob/main/docs/runbook.md"
 ANNOTATIONS = {"summary", "description", "runbook_url", "dashboard_url"}
 ALERTS = {rule["alert"]: rule for rule in alert_rules()}
+# The alarm as every drift alert selects it: per series, whichever pod exports it.
+DRIFT_ALARM = re.compile(
+    r'\s*max without \(instance, pod\) \(\s*canary_drift_alarm\{detector(=~?)"([^"]+)"\}\s*\)'
+)
 
 
 def duration_s(text: str) -> float:
@@ -96,7 +107,7 @@ def test_only_calibrated_detectors_page(name: str) -> None:
     """`critical` only from the daemon's calibrated drift alarm; ratios and meta-alerts warn."""
     rule = ALERTS[name]
     if rule["labels"]["severity"] == "critical":
-        assert rule["expr"].lstrip().startswith("canary_drift_alarm{"), rule["expr"]
+        assert DRIFT_ALARM.match(rule["expr"]), rule["expr"]
         assert "rate(" not in rule["expr"] and ":ratio" not in rule["expr"]
 
 
@@ -121,7 +132,7 @@ def test_every_detector_alarm_reaches_exactly_one_alert() -> None:
     none pages twice."""
     owners: dict[str, list[str]] = {}
     for name, rule in ALERTS.items():
-        match = re.match(r'\s*canary_drift_alarm\{detector(=~?)"([^"]+)"\}', rule["expr"])
+        match = DRIFT_ALARM.match(rule["expr"])
         if match:
             for detector in match.group(2).split("|"):
                 owners.setdefault(detector, []).append(name)
@@ -187,3 +198,41 @@ def test_unit_tests_check_both_sides_of_the_for_boundary(name: str) -> None:
                     )
             boundary_checked = True
     assert boundary_checked, f"no promtool test checks both sides of {name}'s `for` boundary"
+
+
+# Series the daemon exports per (platform, pool, model, suite[, detector]): they move between
+# pods on a handover (cluster mode, a Recreate restart).
+PER_SERIES = re.compile(r"\bcanary_(drift_alarm|last_run_timestamp_seconds)\b")
+HANDOVER_ALERTS = sorted(name for name, rule in ALERTS.items() if PER_SERIES.search(rule["expr"]))
+SCRAPE_INTERVAL_S = 60  # Prometheus' default (the chart's ServiceMonitor scrapes every 30 s)
+
+
+@pytest.mark.parametrize("name", HANDOVER_ALERTS)
+def test_per_series_alerts_survive_a_handover(name: str) -> None:
+    """The alert's subject ignores which pod exports the series, and it keeps firing through
+    the gap of a default takeover (lease_ttl_s + heartbeat_s) plus one scrape interval; a
+    promtool case replays the handover (the alert's activeAt unchanged after it) and the
+    recovery (silent after a firing check)."""
+    rule = ALERTS[name]
+    subject = PER_SERIES.search(rule["expr"])
+    assert subject is not None
+    assert re.search(r"max without \(instance, pod\) \(\s*$", rule["expr"][: subject.start()])
+    cluster = ClusterConfig()
+    gap_s = cluster.lease_ttl_s + cluster.heartbeat_s + SCRAPE_INTERVAL_S
+    assert duration_s(rule.get("keep_firing_for", "0s")) >= gap_s
+    replayed = False
+    for case in rule_tests():
+        state = f'ALERTS_FOR_STATE{{alertname="{name}"}}'
+        checks = [c for c in case.get("alert_rule_test", []) if c["alertname"] == name]
+        if checks and any(t["expr"] == state for t in case.get("promql_expr_test", [])):
+            last = max(checks, key=lambda c: duration_s(c["eval_time"]))
+            if len(checks) > 2 and not last.get("exp_alerts"):
+                replayed = True
+    assert replayed, f"no promtool case replays a handover and a recovery of {name}"
+
+
+def test_handover_alerts_are_the_drift_and_stale_alerts() -> None:
+    """Control: the selection above is not empty and misses none of the alerts it is for."""
+    drift = {name for name, rule in ALERTS.items() if DRIFT_ALARM.match(rule["expr"])}
+    assert set(HANDOVER_ALERTS) == drift | {"CanaryProbesStale"}
+    assert len(drift) == 6
