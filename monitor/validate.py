@@ -8,8 +8,31 @@ from pathlib import Path
 from monitor.config import load_config
 from monitor.errors import ConfigError, ConfigProblem
 from monitor.probes import load_suite
+from monitor.servable import servable
 from monitor.webconfig import WEB_CONFIG_KEYS, load_web_config
 from monitor.yamlsource import load_document
+
+
+def skip_notes(files: Sequence[Path]) -> list[str]:
+    """For valid config files: each probe a target will skip because its API lacks what the
+    probe needs (not an error: the daemon runs the rest; see `monitor.servable`)."""
+    notes: list[str] = []
+    for path in files:
+        try:
+            doc = load_document(path, substitute_env=False)
+            if not isinstance(doc.data, dict) or "targets" not in doc.data:
+                continue
+            loaded = load_config(path)
+        except ConfigError:
+            continue
+        for binding, suite in loaded.bindings:
+            for target in loaded.targets_for(binding):
+                for skip in servable(target, binding, suite)[1]:
+                    notes.append(
+                        f"{path}: note: {target.name} skips {suite.suite}/{skip.probe}:"
+                        f" {skip.reason}"
+                    )
+    return notes
 
 
 def validate_files(files: Sequence[Path]) -> list[ConfigProblem]:

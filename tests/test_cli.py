@@ -45,6 +45,19 @@ async def test_validate_exit_codes() -> None:
     )
 
 
+async def test_validate_notes_skipped_probes(write_config: WriteConfig) -> None:
+    """A valid config whose top-token suite goes to an API without logprobs exits 0 and says
+    which probes that target will skip, and why."""
+    path = write_config()
+    top_token = ROOT / "probes" / "top-token.yaml"
+    path.write_text(path.read_text() + f"  - {{file: '{top_token}', interval_s: 30}}\n")
+    code, out, _ = await canary("validate", str(path))
+    notes = [line for line in out.splitlines() if ": note: " in line]
+    assert code == 0 and out.strip().endswith("1 file(s) valid")
+    assert len(notes) == 8 and all("anthropic-api/default/sim skips top-token/" in n for n in notes)
+    assert notes[0].endswith(": anthropic_messages has no logprobs")
+
+
 async def test_once_passes_on_clean_fleet(write_config: WriteConfig) -> None:
     """`once` runs every probe of every target once and exits 0 when all pass."""
     code, out, err = await canary("once", "--config", str(write_config()))
