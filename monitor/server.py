@@ -14,9 +14,12 @@ Limits: request line, header size and count (aiohttp refuses larger with a 400),
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import math
 import re
 import ssl
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -147,15 +150,29 @@ class _Handlers:
         self.registry = registry
         self.store = store
         self.status = status
+        self._encoding = asyncio.Lock()
         self.api_results = api_results
 
     async def index(self, request: web.Request) -> web.Response:
         return web.Response(text=_INDEX, content_type="text/html")
 
     async def metrics(self, request: web.Request) -> web.Response:
+        """The exposition, encoded in a worker thread and gzipped when the scraper accepts it.
+
+        Encoding is pure Python and grows with the series: at 10,000 series it is 30 MB and
+        took 2.5 s, during which the event loop, and so every probe's latency and time to first
+        token, stood still (bench/README.md). In a thread the loop keeps running between the
+        interpreter's switches; one encode at a time, so parallel scrapers do not pile up.
+        """
         # OpenMetrics when the scraper's Accept asks for it, text format 0.0.4 otherwise.
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-        return web.Response(body=encoder(self.registry), headers={"Content-Type": content_type})
+        compress = "gzip" in request.headers.get("Accept-Encoding", "").lower()
+        async with self._encoding:
+            body = await asyncio.to_thread(_exposition, encoder, self.registry, compress)
+        headers = {"Content-Type": content_type}
+        if compress:
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(body=body, headers=headers)
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok\n")
@@ -321,3 +338,10 @@ async def serve(
         raise
     address = runner.addresses[0]
     return runner, int(address[1])
+
+
+def _exposition(
+    encoder: Callable[[CollectorRegistry], bytes], registry: CollectorRegistry, compress: bool
+) -> bytes:
+    body = encoder(registry)
+    return gzip.compress(body, compresslevel=1) if compress else body

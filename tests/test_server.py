@@ -136,6 +136,35 @@ async def test_metrics_exposes_registry(
     assert response.text.rstrip().endswith(tail)
 
 
+async def test_metrics_gzip_off_the_event_loop(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prometheus asks for gzip: it gets the same exposition compressed, and the encoding runs
+    in a worker thread, not on the loop that times the probes."""
+    import gzip
+    import threading
+
+    from monitor import server
+
+    threads: list[int] = []
+    real = server._exposition
+
+    def spy(*args: Any) -> bytes:
+        threads.append(threading.get_ident())
+        return real(*args)
+
+    monkeypatch.setattr(server, "_exposition", spy)
+    plain = await client.get("/metrics", headers={"Accept-Encoding": "identity"})
+    packed = await client.send(
+        client.build_request("GET", "/metrics", headers={"Accept-Encoding": "gzip"}), stream=True
+    )
+    raw = b"".join([chunk async for chunk in packed.aiter_raw()])
+    assert "content-encoding" not in plain.headers
+    assert packed.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(raw) == plain.content and len(raw) < len(plain.content)
+    assert threads and threading.get_ident() not in threads
+
+
 async def test_healthz(client: httpx.AsyncClient) -> None:
     """Liveness is 200 while the process serves."""
     response = await client.get("/healthz")
