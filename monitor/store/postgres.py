@@ -167,45 +167,11 @@ class PostgresStore:
         self, since: float | None = None, until: float | None = None
     ) -> list[dict[str, Any]]:
         """Stored results as `canary replay` input, oldest first; see `SQLiteStore`."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if since is not None:
-            clauses.append("started_at >= %s")
-            params.append(since)
-        if until is not None:
-            clauses.append("started_at < %s")
-            params.append(until)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = (
-            "SELECT started_at, platform, pool, model, suite, suite_version, outcome, checks"
-            f" FROM results{where} ORDER BY started_at, id"
-        )
-        lines: list[dict[str, Any]] = []
+        sql, params = filters.outcomes_sql(since, until, mark="%s")
         async with self.connection() as conn:
             cur = await conn.execute(sql, params)
             rows = await cur.fetchall()
-        for row in rows:
-            base = {
-                "t": row["started_at"],
-                "platform": row["platform"],
-                "pool": row["pool"],
-                "model": row["model"],
-                "suite": row["suite"],
-                "version": str(row["suite_version"]),
-            }
-            if row["outcome"] in (Outcome.PASSED.value, Outcome.FAILED.value):
-                for check in row["checks"]:
-                    lines.append(
-                        {
-                            **base,
-                            "detector": check["detector"],
-                            "passed": bool(check["passed"]),
-                            "score": check["score"],
-                        }
-                    )
-            else:
-                lines.append({**base, "detector": "probe_error", "outcome": row["outcome"]})
-        return lines
+        return [line for row in rows for line in filters.outcome_lines(row, row["checks"])]
 
     async def load_state(self, key: str) -> dict[str, Any] | None:
         async with self.connection() as conn:

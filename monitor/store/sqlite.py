@@ -174,43 +174,14 @@ class SQLiteStore:
         """Stored results as `canary replay` input, oldest first (see `monitor.replay`): one
         line per check with `passed` and `score`, and one `probe_error` line carrying the
         outcome of a probe that errored. `since`/`until` are unix seconds (until exclusive)."""
-        clauses, params = [], []
-        if since is not None:
-            clauses.append("started_at >= ?")
-            params.append(since)
-        if until is not None:
-            clauses.append("started_at < ?")
-            params.append(until)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = (
-            "SELECT started_at, platform, pool, model, suite, suite_version, outcome, checks"
-            f" FROM results{where} ORDER BY started_at, id"
-        )
+        sql, params = filters.outcomes_sql(since, until, mark="?")
 
         def select(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-            lines: list[dict[str, Any]] = []
-            for row in conn.execute(sql, params):
-                base = {
-                    "t": row["started_at"],
-                    "platform": row["platform"],
-                    "pool": row["pool"],
-                    "model": row["model"],
-                    "suite": row["suite"],
-                    "version": str(row["suite_version"]),
-                }
-                if row["outcome"] in (Outcome.PASSED.value, Outcome.FAILED.value):
-                    for check in loads(row["checks"]):
-                        lines.append(
-                            {
-                                **base,
-                                "detector": check["detector"],
-                                "passed": bool(check["passed"]),
-                                "score": check["score"],
-                            }
-                        )
-                else:
-                    lines.append({**base, "detector": "probe_error", "outcome": row["outcome"]})
-            return lines
+            return [
+                line
+                for row in conn.execute(sql, params)
+                for line in filters.outcome_lines(row, loads(row["checks"]))
+            ]
 
         return await self._run(select)
 
