@@ -71,6 +71,23 @@ def _models(loaded: LoadedConfig) -> set[str]:
     return {t.model for binding, _ in loaded.bindings for t in loaded.targets_for(binding)}
 
 
+def start_only_changes(old: LoadedConfig, new: LoadedConfig) -> list[str]:
+    """Sections a reload changed that only a restart applies: the store, the cluster, and
+    where and how the server listens (targets, suites, drift and timeouts apply at once)."""
+    changed = [
+        name
+        for name in ("store", "cluster")
+        if getattr(old.config, name) != getattr(new.config, name)
+    ]
+    listen = ("listen_address", "port", "web_config_file", "api_results")
+    changed += [
+        f"server.{name}"
+        for name in listen
+        if getattr(old.config.server, name) != getattr(new.config.server, name)
+    ]
+    return changed
+
+
 def suite_detectors(suite: ProbeSuite) -> dict[str, int]:
     """Detector name -> how many probes of the suite report it."""
     counts: dict[str, int] = {}
@@ -171,6 +188,8 @@ class Daemon:
                 self.metrics.reload_success.set(0)
                 log.error("config.reload_failed", problems=[str(p) for p in exc.problems])
                 return False, str(exc)
+            if self.loaded is not None and (fixed := start_only_changes(self.loaded, loaded)):
+                log.warning("config.restart_required", sections=fixed)
             self._apply(loaded)
             log.info(
                 "config.reloaded", targets=len(loaded.config.targets), suites=len(loaded.suites)

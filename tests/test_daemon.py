@@ -112,6 +112,26 @@ async def test_reload_with_broken_file_keeps_old_config(daemon: Daemon) -> None:
     assert daemon.registry.get_sample_value("canary_config_last_reload_successful") == 1
 
 
+async def test_reload_says_which_changes_need_a_restart(daemon: Daemon) -> None:
+    """A reload applies targets and suites at once and names the start-only sections it
+    changed (store, listen port) in a log line, keeping the running store and port."""
+    from structlog.testing import capture_logs
+
+    text = daemon.config_path.read_text()
+    port = daemon.server_port
+    daemon.config_path.write_text(
+        text.replace("port: 0,", "port: 1,").replace("canary.db", "elsewhere.db")
+    )
+    with capture_logs() as logs:
+        assert (await daemon.reload()) == (True, "reloaded")
+    [warning] = [e for e in logs if e["event"] == "config.restart_required"]
+    assert warning["sections"] == ["store", "server.port"]
+    assert daemon.server_port == port
+    with capture_logs() as logs:  # the same file again: nothing new needs a restart
+        await daemon.reload()
+    assert [e for e in logs if e["event"] == "config.restart_required"] == []
+
+
 async def test_reload_removes_series_of_dropped_target(
     daemon: Daemon, write_config: WriteConfig
 ) -> None:
