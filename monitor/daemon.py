@@ -231,7 +231,7 @@ class Daemon:
             snapshot = None
         if snapshot:
             self.drift.restore(snapshot)
-        self._refresh_drift_gauges()
+        self._refresh_drift_gauges(restored=True)
         self.scheduler.start()
         if self.shard_role is not None:
             self.shard_role.start()
@@ -360,7 +360,7 @@ class Daemon:
                     self.scheduler.reschedule(job.key, job.interval_s)
                 self.metrics.probe_interval.labels(*job.labels.labels()).set(job.interval_s)
             self.pacer = Pacer(loaded.config.drift.adaptive)
-        self._refresh_drift_gauges()
+        self._refresh_drift_gauges(restored=True)  # series the reload re-created read 0
         if not reload:  # a change of shards held, not of config
             return
         self.metrics.reload_success.set(1)
@@ -392,6 +392,7 @@ class Daemon:
             shards=lambda: _models(self.loaded or loaded),  # the reloaded config's
             engine=lambda: self.drift,
             reapply=lambda: self._apply(self.loaded or loaded, reload=False),
+            restored=lambda: self._refresh_drift_gauges(restored=True),
         )
 
     def _mine(self, model: str) -> bool:
@@ -454,8 +455,13 @@ class Daemon:
                 self.metrics.probe_interval.labels(*job.labels.labels()).set(interval_s)
                 log.info("drift.pace", job=job.key, interval_s=interval_s)
 
-    def _refresh_drift_gauges(self) -> None:
-        """The slow drift gauges: baseline, warm-up, suspect baseline, ARL0 target."""
+    def _refresh_drift_gauges(self, *, restored: bool = False) -> None:
+        """The slow drift gauges: baseline, warm-up, suspect baseline, ARL0 target.
+
+        `restored`: the per-observation gauges too, which the runner otherwise keeps; after a
+        restart or a shard takeover an open alarm must read 1 at once, not 0 until the series'
+        next probe (a resolve, then a second page, for every restart of the daemon).
+        """
         if self.drift is None:
             return
         for series, summary in self.drift.summaries().items():
@@ -463,17 +469,15 @@ class Daemon:
             self.metrics.drift_warmup.labels(*series).set(1 if summary.warming_up else 0)
             self.metrics.drift_baseline_suspect.labels(*series).set(1 if summary.suspect else 0)
             self.metrics.drift_arl0_target.labels(*series).set(summary.arl0_target_s)
-        # The fast gauges too, which the runner sets per observation: after a restart an open
-        # alarm must read 1 at once, not 0 until the series' next probe (a resolve, then a
-        # second page, for every restart of the daemon).
+        if not restored:
+            return
         for series, state in self.drift.states.items():
-            self.metrics.drift_ratio.labels(*series).set(min(state.ratio, 2.0))
-            self.metrics.drift_alarm.labels(*series).set(1 if state.alarmed else 0)
-            self.metrics.drift_divergence_ratio.labels(*series).set(
-                min(state.divergence_ratio, 2.0)
-            )
-            self.metrics.drift_divergence_alarm.labels(*series).set(
-                1 if state.div_latch.alarmed else 0
+            self.metrics.set_drift_state(
+                series,
+                ratio=state.ratio,
+                alarmed=state.alarmed,
+                divergence_ratio=state.divergence_ratio,
+                divergence_alarmed=state.div_latch.alarmed,
             )
 
     async def _close_retired_clients(self, *, everything: bool = False) -> None:

@@ -367,6 +367,21 @@ class Metrics:
         self.shards_held.labels(replica).set(len(held))
         self.cluster_members.labels(replica).set(members)
 
+    def set_drift_state(
+        self,
+        series: tuple[str, ...],
+        *,
+        ratio: float,
+        alarmed: bool,
+        divergence_ratio: float,
+        divergence_alarmed: bool,
+    ) -> None:
+        """The per-observation drift gauges of one series (ratios capped at 2)."""
+        self.drift_ratio.labels(*series).set(min(ratio, 2.0))
+        self.drift_alarm.labels(*series).set(1 if alarmed else 0)
+        self.drift_divergence_ratio.labels(*series).set(min(divergence_ratio, 2.0))
+        self.drift_divergence_alarm.labels(*series).set(1 if divergence_alarmed else 0)
+
     def set_skipped(self, skipped: Iterable[tuple[SeriesKey, Iterable[str]]]) -> None:
         """Replace the skipped-probe counts: one (series, capabilities of its skipped probes)
         per (target, suite) with skips."""

@@ -345,7 +345,10 @@ class Runner:
         state = self.drift.states.get(series)
         if state is None:
             return
-        self.metrics.drift_ratio.labels(*series).set(min(state.ratio, 2.0))
-        self.metrics.drift_alarm.labels(*series).set(1 if state.alarmed else 0)
-        self.metrics.drift_divergence_ratio.labels(*series).set(min(state.divergence_ratio, 2.0))
-        self.metrics.drift_divergence_alarm.labels(*series).set(1 if state.div_latch.alarmed else 0)
+        self.metrics.set_drift_state(
+            series,
+            ratio=state.ratio,
+            alarmed=state.alarmed,
+            divergence_ratio=state.divergence_ratio,
+            divergence_alarmed=state.div_latch.alarmed,
+        )

@@ -38,12 +38,14 @@ class ShardRole:
         shards: Callable[[], set[str]],
         engine: Callable[[], DriftEngine | None],
         reapply: Callable[[], None],
+        restored: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
         self.metrics = metrics
         self.replica = replica_id(config)
         self.engine = engine
         self.reapply = reapply
+        self.restored = restored  # after a takeover's state is restored: re-export its gauges
         self.held: frozenset[str] = frozenset()
         self._dirty: set[str] = set()
         self._saving: asyncio.Task[None] | None = None
@@ -115,6 +117,7 @@ class ShardRole:
         engine = self.engine()
         if engine is not None and documents:
             state.restore(engine, documents.values())
+            self.restored()
         self._gauges()
         if gained or lost:
             log.info("shard.state_moved", loaded=sorted(documents), saved=sorted(lost))
