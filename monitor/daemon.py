@@ -122,7 +122,10 @@ class Daemon:
         self.pacer: Pacer | None = None
         self.shard_role: ShardRole | None = None  # cluster mode only
         self._clients: dict[str, tuple[Target, httpx.AsyncClient]] = {}
-        self.skipped: dict[tuple[str, str], tuple[Skipped, ...]] = {}
+        # Per target name, from the last (re)load: its (suite, interval) bindings and the
+        # (suite, probe) pairs it skips.
+        self._bound: dict[str, list[tuple[str, float]]] = {}
+        self.skipped: dict[str, list[tuple[str, Skipped]]] = {}
         self._started = False
         self._stopping = asyncio.Event()
         self._reload_lock = asyncio.Lock()
@@ -139,9 +142,7 @@ class Daemon:
             return []
         out = []
         for target in self.loaded.config.targets:
-            suites = [
-                s.suite for b, s in self.loaded.bindings if target in self.loaded.targets_for(b)
-            ]
+            suites = [suite for suite, _ in self._bound.get(target.name, ())]
             out.append(
                 {
                     "name": target.name,
@@ -161,9 +162,7 @@ class Daemon:
                             "capability": s.capability,
                             "reason": s.reason,
                         }
-                        for (name, suite), skips in self.skipped.items()
-                        if name == target.name
-                        for s in skips
+                        for suite, s in self.skipped.get(target.name, ())
                     ],
                 }
             )
@@ -261,16 +260,17 @@ class Daemon:
 
     def _servable(self, loaded: LoadedConfig) -> dict[tuple[str, str], ProbeSuite | None]:
         """(target, suite) -> the probes the target can serve; the skipped ones are logged
-        once per (re)load and kept in `self.skipped` for the targets API and metrics."""
+        once per (re)load and kept in `self.skipped` for the targets API and metrics, and each
+        target's bindings in `self._bound`."""
         runnable: dict[tuple[str, str], ProbeSuite | None] = {}
-        self.skipped = {}
+        self._bound, self.skipped = {}, {}
         for binding, suite in loaded.bindings:
             for target in loaded.targets_for(binding):
                 kept, skipped = servable(target, binding, suite)
                 runnable[target.name, suite.suite] = kept
-                if skipped:
-                    self.skipped[target.name, suite.suite] = skipped
+                self._bound.setdefault(target.name, []).append((suite.suite, binding.interval_s))
                 for skip in skipped:
+                    self.skipped.setdefault(target.name, []).append((suite.suite, skip))
                     log.warning(
                         "probe.skipped",
                         target=target.name,
@@ -344,12 +344,9 @@ class Daemon:
             streamed=[key for key in streamed if key in series],
         )
         self.metrics.set_skipped(
-            [
-                (SeriesKey(t.platform, t.pool, t.model, suite), [s.capability for s in skips])
-                for (name, suite), skips in self.skipped.items()
-                for t in loaded.config.targets
-                if t.name == name
-            ]
+            (SeriesKey(t.platform, t.pool, t.model, suite), skip.capability)
+            for t in loaded.config.targets
+            for suite, skip in self.skipped.get(t.name, ())
         )
         self.drift.configure(plans, loaded.config.drift, fleet_series=fleet_series)
         specs.append(JobSpec("_maintenance", MAINTENANCE_INTERVAL_S, self._maintenance))
@@ -414,19 +411,11 @@ class Daemon:
     def _client(self, target: Target) -> httpx.AsyncClient:
         entry = self._clients.get(target.name)
         if entry is None or entry[0] != target:
-            keepalive_s = keepalive_for(self._longest_interval(target))
-            client = build_client(target, keepalive_s=keepalive_s)
+            # Its connections idle as long as its longest suite interval.
+            longest = max((s for _, s in self._bound.get(target.name, ())), default=0.0)
+            client = build_client(target, keepalive_s=keepalive_for(longest))
             entry = self._clients[target.name] = (target, client)
         return entry[1]
-
-    def _longest_interval(self, target: Target) -> float:
-        """The longest suite interval bound to `target` (its connections idle that long)."""
-        if self.loaded is None:
-            return 0.0
-        return max(
-            (b.interval_s for b, _ in self.loaded.bindings if target in self.loaded.targets_for(b)),
-            default=0.0,
-        )
 
     async def _maintenance(self) -> None:
         await self._close_retired_clients()

@@ -7,6 +7,7 @@ breaks a test before it breaks a dashboard or an alert. Label values come only f
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import zlib
 from collections.abc import Iterable
@@ -382,16 +383,11 @@ class Metrics:
         self.drift_divergence_ratio.labels(*series).set(min(divergence_ratio, 2.0))
         self.drift_divergence_alarm.labels(*series).set(1 if divergence_alarmed else 0)
 
-    def set_skipped(self, skipped: Iterable[tuple[SeriesKey, Iterable[str]]]) -> None:
-        """Replace the skipped-probe counts: one (series, capabilities of its skipped probes)
-        per (target, suite) with skips."""
+    def set_skipped(self, skipped: Iterable[tuple[SeriesKey, str]]) -> None:
+        """Replace the skipped-probe counts: one (series, capability) pair per skipped probe."""
         self.probes_skipped.clear()
-        for key, capabilities in skipped:
-            counts: dict[str, int] = {}
-            for capability in capabilities:
-                counts[capability] = counts.get(capability, 0) + 1
-            for capability, count in counts.items():
-                self.probes_skipped.labels(*key.labels(), capability).set(count)
+        for (key, capability), count in collections.Counter(skipped).items():
+            self.probes_skipped.labels(*key.labels(), capability).set(count)
 
     def _init_series(self, key: SeriesKey, interval_s: float, *, new: bool) -> None:
         labels = key.labels()

@@ -36,7 +36,7 @@ def metrics() -> Metrics:
         [(KEY, "known_answer"), (KEY, "unexpected_script"), (KEY, "code_syntax")],
         streamed=[KEY],
     )
-    m.set_skipped([(KEY, ["logprobs"])])
+    m.set_skipped([(KEY, "logprobs")])
     return m
 
 
