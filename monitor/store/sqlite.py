@@ -94,26 +94,21 @@ class SQLiteStore:
         """Commit pending rows, a batch per transaction, until none are left."""
         while self._pending:
             batch, self._pending = self._pending, []
-            try:
-                await self._run(_insert_rows([row for row, _ in batch]))
-            except Exception as exc:
-                if len(batch) > 1:  # one bad row must not fail the others: retry them alone
-                    self._pending[:0] = [(row, done) for row, done in batch]
-                    await self._flush_one_by_one(len(batch))
-                    continue
-                _settle(batch, exc)
-            else:
-                _settle(batch, None)
+            if not await self._commit(batch) and len(batch) > 1:
+                for item in batch:  # one bad row must not fail the others: retry them alone
+                    await self._commit([item])
 
-    async def _flush_one_by_one(self, count: int) -> None:
-        batch, self._pending = self._pending[:count], self._pending[count:]
-        for row, done in batch:
-            try:
-                await self._run(_insert_rows([row]))
-            except Exception as exc:
-                _settle([(row, done)], exc)
-            else:
-                _settle([(row, done)], None)
+    async def _commit(self, batch: list[tuple[list[Any], asyncio.Future[None]]]) -> bool:
+        """One transaction for `batch`; True if it committed. A lone row's failure is its
+        writer's exception; a batch's failure is settled by the retries one by one."""
+        try:
+            await self._run(_insert_rows([row for row, _ in batch]))
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch, exc)
+            return False
+        _settle(batch, None)
+        return True
 
     async def get(self, result_id: str) -> dict[str, Any] | None:
         def select(conn: sqlite3.Connection) -> dict[str, Any] | None:
