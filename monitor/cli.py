@@ -127,13 +127,13 @@ def _run(config: Path, web_config: Path | None) -> int:
 
 
 def _validate(files: Sequence[Path]) -> int:
-    from monitor.validate import skip_notes, validate_files
+    from monitor.validate import check_files
 
-    problems = validate_files(files)
+    problems, notes = check_files(files)
     for problem in problems:
         print(problem)
     if not problems:
-        for note in skip_notes(files):
+        for note in notes:
             print(note)
         print(f"{len(files)} file(s) valid")
     return EXIT_FAILED if problems else EXIT_OK
