@@ -7,6 +7,7 @@ are `SecretStr` so they print as `**********`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,10 +18,12 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 from monitor.errors import ConfigError, ConfigProblem
 from monitor.expectation import Strict
 from monitor.probes import ProbeSuite, load_suite
-from monitor.yamlsource import SourceDocument, load_document, validate
+from monitor.yamlsource import SourceDocument, format_path, load_document, validate
 
 Label = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")]
 STORE_URL_PATTERN = r"^(sqlite:///.+|postgres(ql)?://.+)"
+# Said after every "secret missing" message: how to lint the file where the secret is absent.
+NO_SECRETS = " (`canary validate --no-secrets` checks the rest without it)"
 
 
 class Credentials(Strict):
@@ -36,18 +39,25 @@ class Credentials(Strict):
         return self
 
     def resolve(self, base_dir: Path) -> SecretStr:
-        """Read the secret now; raises ValueError with a message fit for the user."""
+        """Read the secret now; raises ValueError with a message fit for the user that says
+        how to provide it (and never holds its value)."""
         if self.api_key_env is not None:
             value = os.environ.get(self.api_key_env)
             if not value:
-                raise ValueError(f"environment variable {self.api_key_env} is not set")
+                raise ValueError(
+                    f"environment variable {self.api_key_env} is not set: export it with the"
+                    f" API key, or give the key in a file with credentials.api_key_file{NO_SECRETS}"
+                )
             return SecretStr(value)
         assert self.api_key_file is not None
         path = base_dir / self.api_key_file
         try:
             value = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ValueError(f"cannot read {path}: {exc.strerror}") from exc
+            raise ValueError(
+                f"cannot read {path}: {exc.strerror}: write the API key there (a mounted"
+                f" Secret), or use credentials.api_key_env{NO_SECRETS}"
+            ) from exc
         if not value:
             raise ValueError(f"{path} is empty")
         return SecretStr(value)
@@ -343,10 +353,19 @@ class Config(Strict):
 class LoadedConfig:
     """A validated config plus the suites it references, loaded from disk together."""
 
-    def __init__(self, path: Path, config: Config, suites: dict[str, ProbeSuite]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        config: Config,
+        suites: dict[str, ProbeSuite],
+        *,
+        unchecked: dict[str, list[tuple[str | int, ...]]] | None = None,
+    ) -> None:
         self.path = path
         self.config = config
         self.suites = suites  # keyed by binding file as written in the config
+        # Loaded without secrets: each unset variable and the fields it left unchecked.
+        self.unchecked = unchecked or {}
         self.bindings: list[tuple[SuiteBinding, ProbeSuite]] = [
             (binding, suites[binding.file]) for binding in config.suites
         ]
@@ -361,13 +380,18 @@ class LoadedConfig:
         return [t for t in self.config.targets if any(s.matches(t) for s in binding.targets)]
 
 
-def load_config(path: Path) -> LoadedConfig:
+def load_config(path: Path, *, read_secrets: bool = True) -> LoadedConfig:
     """Load and validate a config file and every probe file it names.
 
     Raises `ConfigError` listing every problem found, each as `file:line: field: message`.
+    With `read_secrets=False` (`canary validate --no-secrets`, for a repository's CI where the
+    keys do not exist) no key, URL or credentials file is read and unset `${VAR}`s stand as a
+    placeholder: the structure is checked, and the fields that held a variable are not
+    (`LoadedConfig.unchecked` lists them by variable).
     """
-    doc = load_document(path)
-    config = validate(Config, doc)
+    doc = load_document(path, allow_unset=not read_secrets)
+    unchecked = doc.unchecked_fields()
+    config = _validate_checkable(doc, unchecked)
     base = path.parent
     problems: list[ConfigProblem] = []
     seen: set[str] = set()
@@ -377,14 +401,17 @@ def load_config(path: Path) -> LoadedConfig:
                 doc.problem(("targets", index), f"target {target.name} is defined twice")
             )
         seen.add(target.name)
-    targets = [
-        _with_secret(doc, index, t, base, problems) for index, t in enumerate(config.targets)
-    ]
-    targets = [
-        _with_credentials_file(doc, index, t, base, problems) for index, t in enumerate(targets)
-    ]
-    config = config.model_copy(update={"targets": targets})
-    config = _store_and_cluster(doc, config, base, problems)
+    if read_secrets:
+        missing: list[ConfigProblem] = []
+        targets = [
+            _with_secret(doc, index, t, base, missing) for index, t in enumerate(config.targets)
+        ]
+        targets = [
+            _with_credentials_file(doc, index, t, base, missing) for index, t in enumerate(targets)
+        ]
+        problems += _once_per_cause(missing)
+        config = config.model_copy(update={"targets": targets})
+    config = _store_and_cluster(doc, config, base, problems, read_secrets=read_secrets)
     suites: dict[str, ProbeSuite] = {}
     names: dict[str, str] = {}
     for index, binding in enumerate(config.suites):
@@ -409,9 +436,58 @@ def load_config(path: Path) -> LoadedConfig:
             s.matches(t) for s in binding.targets for t in config.targets
         ):
             problems.append(doc.problem(("suites", index, "targets"), "selects no target"))
+    problems = [p for p in problems if p.field not in unchecked]
     if problems:
         raise ConfigError(problems)
-    return LoadedConfig(path, config, suites)
+    return LoadedConfig(path, config, suites, unchecked=doc.unset)
+
+
+def _validate_checkable(doc: SourceDocument, unchecked: set[str]) -> Config:
+    """`validate(Config, doc)`, but a field that held an unset variable (placeholder) is not
+    judged: its problems are dropped, and if it failed, the rest is validated without it."""
+    try:
+        return validate(Config, doc)
+    except ConfigError as exc:
+        kept = [p for p in exc.problems if p.field not in unchecked]
+        if kept:
+            raise ConfigError(kept) from None
+        failed = {p.field for p in exc.problems}
+    stripped = SourceDocument(doc.file, _without(doc.data, (), failed), doc.lines, doc.unset)
+    try:
+        return validate(Config, stripped)
+    except ConfigError as exc:
+        kept = [p for p in exc.problems if p.field not in unchecked]
+        raise ConfigError(
+            kept or [doc.problem((), f"cannot be checked without {', '.join(doc.unset)}")]
+        ) from None
+
+
+def _without(data: Any, path: tuple[str | int, ...], fields: set[str]) -> Any:
+    """`data` less the values at `fields` (as `format_path` writes them)."""
+    if isinstance(data, dict):
+        return {
+            k: _without(v, (*path, k), fields)
+            for k, v in data.items()
+            if format_path((*path, k)) not in fields
+        }
+    if isinstance(data, list):
+        return [_without(v, (*path, i), fields) for i, v in enumerate(data)]
+    return data
+
+
+def _once_per_cause(problems: list[ConfigProblem]) -> list[ConfigProblem]:
+    """Targets that share one missing secret are one problem at the first, not one each."""
+    first: dict[str, ConfigProblem] = {}
+    count: dict[str, int] = {}
+    for problem in problems:
+        first.setdefault(problem.message, problem)
+        count[problem.message] = count.get(problem.message, 0) + 1
+    return [
+        p
+        if count[m] == 1
+        else dataclasses.replace(p, message=f"{m} (also needed by {count[m] - 1} more target(s))")
+        for m, p in first.items()
+    ]
 
 
 def _with_secret(
@@ -440,7 +516,8 @@ def _with_credentials_file(
     except OSError as exc:
         problems.append(
             doc.problem(
-                ("targets", index, "credentials_file"), f"cannot read {path}: {exc.strerror}"
+                ("targets", index, "credentials_file"),
+                f"cannot read {path}: {exc.strerror}{NO_SECRETS}",
             )
         )
         return target
@@ -448,17 +525,24 @@ def _with_credentials_file(
 
 
 def _store_and_cluster(
-    doc: SourceDocument, config: Config, base: Path, problems: list[ConfigProblem]
+    doc: SourceDocument,
+    config: Config,
+    base: Path,
+    problems: list[ConfigProblem],
+    *,
+    read_secrets: bool,
 ) -> Config:
     """Read `store.url_file`; cluster mode needs a PostgreSQL store."""
     store = config.store
-    if store.url_file is not None:
+    if store.url_file is not None and read_secrets:
         path = base / store.url_file
         try:
             url = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
             problems.append(
-                doc.problem(("store", "url_file"), f"cannot read {path}: {exc.strerror}")
+                doc.problem(
+                    ("store", "url_file"), f"cannot read {path}: {exc.strerror}{NO_SECRETS}"
+                )
             )
             return config
         if not regex.match(STORE_URL_PATTERN, url):  # never echo the file: it holds a password

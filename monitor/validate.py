@@ -10,14 +10,19 @@ from monitor.errors import ConfigError, ConfigProblem
 from monitor.probes import load_suite
 from monitor.servable import servable
 from monitor.webconfig import WEB_CONFIG_KEYS, load_web_config
-from monitor.yamlsource import load_document
+from monitor.yamlsource import format_path, load_document
 
 
-def check_files(files: Sequence[Path]) -> tuple[list[ConfigProblem], list[str]]:
+def check_files(
+    files: Sequence[Path], *, read_secrets: bool = True
+) -> tuple[list[ConfigProblem], list[str]]:
     """Every problem in `files` (a config file also validates the probe files and the web
     config it names), and for each valid config file a note per probe a target will skip
     because its API lacks what the probe needs (not an error: the daemon runs the rest; see
-    `monitor.servable`). Each file is loaded once."""
+    `monitor.servable`). Each file is loaded once.
+
+    `read_secrets=False` checks structure only (see `load_config`): no key or credentials
+    file is read, and a note names each unset variable whose fields were not checked."""
     problems: list[ConfigProblem] = []
     notes: list[str] = []
     for path in files:
@@ -32,19 +37,27 @@ def check_files(files: Sequence[Path]) -> tuple[list[ConfigProblem], list[str]]:
             elif is_web_config:
                 load_web_config(path)
             else:
-                loaded = load_config(path)
+                loaded = load_config(path, read_secrets=read_secrets)
                 web_config = loaded.config.server.web_config_file
-                if web_config is not None:
+                if web_config is not None and read_secrets:
                     load_web_config(path.parent / web_config)
+                notes += _unchecked_notes(path, loaded)
                 notes += _skip_notes(path, loaded)
         except ConfigError as exc:
             problems.extend(exc.problems)
     return problems, notes
 
 
-def validate_files(files: Sequence[Path]) -> list[ConfigProblem]:
+def validate_files(files: Sequence[Path], *, read_secrets: bool = True) -> list[ConfigProblem]:
     """Every problem in `files` (see `check_files`)."""
-    return check_files(files)[0]
+    return check_files(files, read_secrets=read_secrets)[0]
+
+
+def _unchecked_notes(path: Path, loaded: LoadedConfig) -> list[str]:
+    return [
+        f"{path}: note: {var} is not set; not checked: {', '.join(map(format_path, fields))}"
+        for var, fields in loaded.unchecked.items()
+    ]
 
 
 def _skip_notes(path: Path, loaded: LoadedConfig) -> list[str]:

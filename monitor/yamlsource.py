@@ -29,16 +29,35 @@ _CONSTRUCTOR = yaml.SafeLoader("")
 # expand exponentially, and 20 000 nodes still load in well under a second.
 MAX_NODES = 20_000
 
-_ENV_REF = regex.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# `${VAR}`, `${VAR:-default}` and `${VAR:?hint}` (the hint says how to set VAR when it is unset),
+# as in the shell and Compose files.
+_ENV_REF = regex.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:-|:\?)([^}]*))?\}")
+
+# What stands for an unset variable when a config is checked without its environment
+# (`canary validate --no-secrets`): a digit is valid in a port, a URL, a path and a label, and
+# the fields that held one are reported as not checked rather than as wrong.
+UNSET_PLACEHOLDER = "0"
 
 
 class SourceDocument:
     """One parsed YAML document with the line of every node, keyed by its path."""
 
-    def __init__(self, file: str, data: Any, lines: dict[PathKey, int]) -> None:
+    def __init__(
+        self,
+        file: str,
+        data: Any,
+        lines: dict[PathKey, int],
+        unset: dict[str, list[PathKey]] | None = None,
+    ) -> None:
         self.file = file
         self.data = data
         self.lines = lines
+        # With `allow_unset`: each unset variable and the fields it stood in, not checked.
+        self.unset = unset or {}
+
+    def unchecked_fields(self) -> set[str]:
+        """The fields (as `format_path` writes them) that held an unset variable."""
+        return {format_path(path) for paths in self.unset.values() for path in paths}
 
     def line_of(self, path: Sequence[str | int]) -> int | None:
         """The line of the deepest existing node on `path` (1-based)."""
@@ -62,11 +81,17 @@ def format_path(path: Sequence[str | int]) -> str:
 
 
 def load_document(
-    path: Path, *, display_name: str | None = None, substitute_env: bool = True
+    path: Path,
+    *,
+    display_name: str | None = None,
+    substitute_env: bool = True,
+    allow_unset: bool = False,
 ) -> SourceDocument:
     """Parse `path`, substitute `${ENV}` references, and record node lines.
 
-    Raises `ConfigError` for unreadable files, YAML syntax errors and unset variables.
+    Raises `ConfigError` for unreadable files, YAML syntax errors and unset variables (one
+    problem per variable, however many fields use it). With `allow_unset`, an unset variable
+    is replaced by `UNSET_PLACEHOLDER` and listed in `SourceDocument.unset` instead.
     """
     name = display_name or str(path)
     try:
@@ -77,10 +102,12 @@ def load_document(
         ) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError([ConfigProblem(name, None, "", "file is not valid UTF-8")]) from exc
-    return parse_document(text, name, substitute_env=substitute_env)
+    return parse_document(text, name, substitute_env=substitute_env, allow_unset=allow_unset)
 
 
-def parse_document(text: str, name: str, *, substitute_env: bool = True) -> SourceDocument:
+def parse_document(
+    text: str, name: str, *, substitute_env: bool = True, allow_unset: bool = False
+) -> SourceDocument:
     """Parse YAML text (see `load_document`); probe files keep `${...}` literally (code uses it)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -99,10 +126,9 @@ def parse_document(text: str, name: str, *, substitute_env: bool = True) -> Sour
     if _expanded_size(node, MAX_NODES) > MAX_NODES:
         message = f"invalid YAML: aliases expand to more than {MAX_NODES} nodes, or recursively"
         raise ConfigError([ConfigProblem(name, None, "", message)])
-    lines: dict[PathKey, int] = {}
-    problems: list[ConfigProblem] = []
+    walk = _Walk(name, substitute_env)
     try:
-        data = _convert(node, (), lines, problems, name, substitute_env=substitute_env)
+        data = _convert(node, (), walk)
     except yaml.MarkedYAMLError as exc:  # a scalar no constructor takes: `!tag`, `2024-99-99`
         line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
         raise ConfigError([ConfigProblem(name, line, "", f"invalid YAML: {exc.problem}")]) from exc
@@ -110,9 +136,38 @@ def parse_document(text: str, name: str, *, substitute_env: bool = True) -> Sour
         raise ConfigError(
             [ConfigProblem(name, None, "", "invalid YAML: nested too deeply")]
         ) from exc
-    if problems:
-        raise ConfigError(problems)
-    return SourceDocument(name, data, lines)
+    if not allow_unset:
+        walk.problems += _unset_problems(name, walk)
+    if walk.problems:
+        raise ConfigError(walk.problems)
+    return SourceDocument(name, data, walk.lines, walk.unset)
+
+
+class _Walk:
+    """What `_convert` gathers on its way through one document."""
+
+    def __init__(self, name: str, substitute_env: bool) -> None:
+        self.name = name
+        self.substitute_env = substitute_env
+        self.lines: dict[PathKey, int] = {}
+        self.problems: list[ConfigProblem] = []
+        self.unset: dict[str, list[PathKey]] = {}  # variable -> fields, in document order
+        self.hints: dict[str, str] = {}  # variable -> its `${VAR:?hint}`
+
+
+def _unset_problems(name: str, walk: _Walk) -> list[ConfigProblem]:
+    """One problem per unset variable at its first use: six fields that share a port are one
+    cause, not six."""
+    problems = []
+    for var, paths in walk.unset.items():
+        message = f"environment variable {var} is not set"
+        if len(paths) > 1:
+            message += f" (used by {len(paths)} fields)"
+        if var in walk.hints:
+            message += f": {walk.hints[var]}"
+        first = paths[0]
+        problems.append(ConfigProblem(name, walk.lines.get(first), format_path(first), message))
+    return problems
 
 
 def _expanded_size(root: yaml.Node, limit: int) -> int:
@@ -142,15 +197,8 @@ def _expanded_size(root: yaml.Node, limit: int) -> int:
     return sizes[id(root)]
 
 
-def _convert(
-    node: yaml.Node,
-    path: PathKey,
-    lines: dict[PathKey, int],
-    problems: list[ConfigProblem],
-    name: str,
-    *,
-    substitute_env: bool,
-) -> Any:
+def _convert(node: yaml.Node, path: PathKey, walk: _Walk) -> Any:
+    name, lines = walk.name, walk.lines
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
@@ -160,24 +208,19 @@ def _convert(
             key = _construct(key_node, path, name)
             child = (*path, key)
             if key in out:
-                problems.append(
+                walk.problems.append(
                     ConfigProblem(
                         name, key_node.start_mark.line + 1, format_path(child), "duplicate key"
                     )
                 )
             lines[child] = key_node.start_mark.line + 1
-            out[key] = _convert(
-                value_node, child, lines, problems, name, substitute_env=substitute_env
-            )
+            out[key] = _convert(value_node, child, walk)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [
-            _convert(item, (*path, index), lines, problems, name, substitute_env=substitute_env)
-            for index, item in enumerate(node.value)
-        ]
+        return [_convert(item, (*path, index), walk) for index, item in enumerate(node.value)]
     value = _construct(node, path, name)
-    if substitute_env and isinstance(value, str) and "${" in value:
-        return _substitute(value, path, lines, problems, name)
+    if walk.substitute_env and isinstance(value, str) and "${" in value:
+        return _substitute(value, path, walk)
     return value
 
 
@@ -193,21 +236,19 @@ def _bad_value(name: str, node: yaml.Node, path: PathKey, message: str) -> Confi
     return ConfigProblem(name, node.start_mark.line + 1, format_path(path), message)
 
 
-def _substitute(
-    value: str, path: PathKey, lines: dict[PathKey, int], problems: list[ConfigProblem], name: str
-) -> str:
+def _substitute(value: str, path: PathKey, walk: _Walk) -> str:
     def replace(match: regex.Match[str]) -> str:
-        var, default = match.group(1), match.group(2)
+        var, operator, word = match.group(1), match.group(2), match.group(3)
         if var in os.environ:
             return os.environ[var]
-        if default is not None:
-            return default
-        problems.append(
-            ConfigProblem(
-                name, lines.get(path), format_path(path), f"environment variable {var} is not set"
-            )
-        )
-        return ""
+        if operator == ":-":
+            return str(word)
+        if operator == ":?" and word:
+            walk.hints.setdefault(var, word.strip())
+        paths = walk.unset.setdefault(var, [])
+        if path not in paths:
+            paths.append(path)
+        return UNSET_PLACEHOLDER
 
     return _ENV_REF.sub(replace, value)
 

@@ -87,7 +87,7 @@ CASES = [
     ),
     (
         "invalid-missing-credentials-file.yaml",
-        "invalid-missing-credentials-file.yaml:7: targets[0].credentials_file: cannot read missing-sa.json: No such file or directory",
+        "invalid-missing-credentials-file.yaml:7: targets[0].credentials_file: cannot read missing-sa.json: No such file or directory (`canary validate --no-secrets` checks the rest without it)",
     ),
     (
         "invalid-missing-probe-file.yaml",
@@ -117,7 +117,7 @@ CASES = [
     ),
     (
         "invalid-store-url-file.yaml",
-        "invalid-store-url-file.yaml:2: store.url_file: cannot read no-such-dsn: No such file or directory",
+        "invalid-store-url-file.yaml:2: store.url_file: cannot read no-such-dsn: No such file or directory (`canary validate --no-secrets` checks the rest without it)",
     ),
     (
         "invalid-store-url-and-file.yaml",
@@ -127,7 +127,7 @@ CASES = [
     ("invalid-unknown-key.yaml", "invalid-unknown-key.yaml:6: targets[0].timeout: unknown field"),
     (
         "invalid-unset-env-credentials.yaml",
-        "invalid-unset-env-credentials.yaml:6: targets[0].credentials: environment variable CANARY_TEST_SURELY_UNSET is not set",
+        "invalid-unset-env-credentials.yaml:6: targets[0].credentials: environment variable CANARY_TEST_SURELY_UNSET is not set: export it with the API key, or give the key in a file with credentials.api_key_file (`canary validate --no-secrets` checks the rest without it)",
     ),
     (
         "invalid-yaml-syntax.yaml",
