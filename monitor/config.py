@@ -17,11 +17,19 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 
 from monitor.errors import ConfigError, ConfigProblem
 from monitor.expectation import Strict
-from monitor.probes import ProbeSuite, load_suite
+from monitor.files import MAX_SECRET_BYTES, FileProblem, read_bytes, read_text
+from monitor.headers import check_header_name, check_header_value
+from monitor.probes import MAX_CONTEXT_TOKENS, ProbeSuite, load_suite
 from monitor.yamlsource import SourceDocument, format_path, load_document, validate
 
 Label = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")]
 STORE_URL_PATTERN = r"^(sqlite:///.+|postgres(ql)?://.+)"
+# Upper bounds of every number: a value past them is a typo or an attack, never a setting
+# (`interval_s: 1e308` overflowed the scheduler; `.inf` and `.nan` are refused by `Strict`).
+DAY_S = 86_400.0
+MAX_TIMEOUT_S = 3600.0
+MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+
 # Said after every "secret missing" message: how to lint the file where the secret is absent.
 NO_SECRETS = " (`canary validate --no-secrets` checks the rest without it)"
 
@@ -48,18 +56,20 @@ class Credentials(Strict):
                     f"environment variable {self.api_key_env} is not set: export it with the"
                     f" API key, or give the key in a file with credentials.api_key_file{NO_SECRETS}"
                 )
+            check_header_value(value, f"environment variable {self.api_key_env}")
             return SecretStr(value)
         assert self.api_key_file is not None
         path = base_dir / self.api_key_file
         try:
-            value = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
+            value = read_text(path, max_bytes=MAX_SECRET_BYTES).strip()
+        except FileProblem as exc:
             raise ValueError(
-                f"cannot read {path}: {exc.strerror}: write the API key there (a mounted"
-                f" Secret), or use credentials.api_key_env{NO_SECRETS}"
-            ) from exc
+                f"{exc}: write the API key there (a mounted Secret), or use"
+                f" credentials.api_key_env{NO_SECRETS}"
+            ) from None
         if not value:
             raise ValueError(f"{path} is empty")
+        check_header_value(value, f"the key in {path}")
         return SecretStr(value)
 
 
@@ -73,9 +83,9 @@ class Target(Strict):
     base_url: str = Field(pattern=r"^https?://[^\s]+$")
     model_id: str | None = None  # the name on the wire; defaults to `model`
     credentials: Credentials | None = None
-    timeout_s: float = Field(default=60.0, gt=0)
+    timeout_s: float = Field(default=60.0, gt=0, le=MAX_TIMEOUT_S)
     concurrency: int = Field(default=4, ge=1, le=256)
-    max_response_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_response_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=MAX_RESPONSE_BYTES)
     headers: dict[str, str] = Field(default_factory=dict)
     keep_headers: list[str] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
@@ -93,7 +103,7 @@ class Target(Strict):
     api_version: str | None = None  # azure_openai_chat: the `api-version` query parameter
     # The context window this target serves (prompt + reply, tokens); probes estimated to
     # need more are skipped with a reason rather than failed. None: not enforced.
-    max_context_tokens: int | None = Field(default=None, ge=64)
+    max_context_tokens: int | None = Field(default=None, ge=64, le=MAX_CONTEXT_TOKENS)
 
     @model_validator(mode="before")
     @classmethod
@@ -154,6 +164,28 @@ class Target(Strict):
             )
         return value
 
+    @field_validator("headers")
+    @classmethod
+    def _sendable_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            check_header_name(name)
+            check_header_value(text, f"the value of header {name}")
+        return value
+
+    @field_validator("keep_headers")
+    @classmethod
+    def _header_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            check_header_name(name)
+        return value
+
+    @field_validator("identity_header")
+    @classmethod
+    def _identity_header_name(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_header_name(value)
+        return value
+
     @model_validator(mode="after")
     def _keep_identity_header(self) -> Target:
         header = self.identity_header
@@ -193,10 +225,10 @@ class SuiteBinding(Strict):
     """Runs the suite in `file` on the selected targets every `interval_s` seconds."""
 
     file: str
-    interval_s: float = Field(default=60.0, ge=1)
+    interval_s: float = Field(default=60.0, ge=1, le=DAY_S)
     targets: list[TargetSelector] | None = None  # None: every target
     # Overrides the suite's context cut-over for padded probes (the routing threshold, in tokens).
-    context_cutover_tokens: int | None = Field(default=None, ge=64)
+    context_cutover_tokens: int | None = Field(default=None, ge=64, le=MAX_CONTEXT_TOKENS)
     # > 0: send each probe alone, then `burst` copies at once, and compare (batch-size faults).
     burst: int = Field(default=0, ge=0, le=64)
     # true/false: stream (or not) every probe of the suite on these targets, whatever the
@@ -212,8 +244,8 @@ class StoreConfig(Strict):
     url: str = Field(default="sqlite:///canary.db", pattern=STORE_URL_PATTERN)
     url_file: str | None = None  # the URL in a file, relative to this config (read at load)
     pool_size: int = Field(default=4, ge=1, le=64)  # PostgreSQL connections per replica
-    retention_passed_days: float = Field(default=7.0, gt=0)
-    retention_failed_days: float = Field(default=90.0, gt=0)
+    retention_passed_days: float = Field(default=7.0, gt=0, le=3650)
+    retention_failed_days: float = Field(default=90.0, gt=0, le=3650)
 
     @model_validator(mode="after")
     def _failures_outlive_passes(self) -> StoreConfig:
@@ -238,8 +270,8 @@ class ClusterConfig(Strict):
     enabled: bool = False
     # This replica's name (a metric label); default: $POD_NAME, else the host name.
     replica_id: Label | None = None
-    lease_ttl_s: float = Field(default=15.0, gt=0)
-    heartbeat_s: float = Field(default=5.0, gt=0)
+    lease_ttl_s: float = Field(default=15.0, gt=0, le=3600)
+    heartbeat_s: float = Field(default=5.0, gt=0, le=600)
 
     @model_validator(mode="after")
     def _renew_before_expiry(self) -> ClusterConfig:
@@ -253,7 +285,7 @@ class ServerConfig(Strict):
 
     listen_address: str = "127.0.0.1"
     port: int = Field(default=9471, ge=0, le=65535)
-    drain_timeout_s: float = Field(default=30.0, gt=0)
+    drain_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     # An exporter-toolkit web config (TLS, basic/bearer auth; docs/security.md), relative to
     # this file; `canary run --web.config.file` wins over it. Read at start, then on change.
     web_config_file: str | None = None
@@ -270,8 +302,8 @@ class AdaptiveConfig(Strict):
 
     enabled: bool = True
     fraction: float = Field(default=0.25, gt=0, lt=1)
-    fast_interval_s: float = Field(default=2.0, gt=0)
-    max_extra_probes_per_s: float = Field(default=1.0, gt=0)
+    fast_interval_s: float = Field(default=2.0, gt=0, le=DAY_S)
+    max_extra_probes_per_s: float = Field(default=1.0, gt=0, le=1000)
 
 
 Rate = Annotated[float, Field(gt=0, lt=1)]
@@ -281,19 +313,21 @@ class DriftConfig(Strict):
     """Change detection: the fleet's false-page budget and how baselines are learned (see
     monitor/drift/ and docs/drift.md)."""
 
-    false_pages_per_week: float = Field(default=1.0, gt=0)
+    # A page every 20 years at the least, 10,000 a week at the most: past either the
+    # calibration means nothing (1e-300 asked for thresholds no float holds).
+    false_pages_per_week: float = Field(default=1.0, ge=0.001, le=10_000)
     baseline_failure_rate: float | None = Field(default=None, gt=0, lt=0.5)  # known: no learning
     design_failure_rate: float | None = Field(default=None, gt=0, lt=1)  # one more bank member
     tolerance: float = Field(default=1.25, ge=1, le=4)
     confidence: float = Field(default=0.9, ge=0.5, lt=1)
-    warmup_min_s: float = Field(default=86_400.0, ge=0)
-    warmup_max_s: float = Field(default=604_800.0, gt=0)
-    warmup_failures: float = Field(default=43.0, ge=0)
-    half_life_s: float = Field(default=1_209_600.0, gt=0)
+    warmup_min_s: float = Field(default=86_400.0, ge=0, le=90 * DAY_S)
+    warmup_max_s: float = Field(default=604_800.0, gt=0, le=90 * DAY_S)
+    warmup_failures: float = Field(default=43.0, ge=0, le=1_000_000)
+    half_life_s: float = Field(default=1_209_600.0, gt=0, le=365 * DAY_S)
     max_drift_per_day: float = Field(default=0.1, ge=0, le=1)
     ceiling_failure_rate: float = Field(default=0.2, gt=0, lt=0.5)
     golden_failure_rates: dict[str, Rate] = Field(default_factory=dict)  # suite -> offline p0 max
-    recovery_s: float = Field(default=604_800.0, gt=0)
+    recovery_s: float = Field(default=604_800.0, gt=0, le=365 * DAY_S)
     adaptive: AdaptiveConfig = Field(default_factory=AdaptiveConfig)
 
     @model_validator(mode="after")
@@ -312,9 +346,9 @@ class DriftConfig(Strict):
 class TargetDefaults(Strict):
     """Values every target inherits unless it sets its own."""
 
-    timeout_s: float | None = Field(default=None, gt=0)
+    timeout_s: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT_S)
     concurrency: int | None = Field(default=None, ge=1, le=256)
-    max_response_bytes: int | None = Field(default=None, ge=1024)
+    max_response_bytes: int | None = Field(default=None, ge=1024, le=MAX_RESPONSE_BYTES)
     headers: dict[str, str] | None = None
     keep_headers: list[str] | None = None
 
@@ -512,13 +546,10 @@ def _with_credentials_file(
         return target
     path = base / target.credentials_file  # an absolute path stays as written
     try:
-        path.read_bytes()
-    except OSError as exc:
+        read_bytes(path, max_bytes=MAX_SECRET_BYTES)
+    except FileProblem as exc:
         problems.append(
-            doc.problem(
-                ("targets", index, "credentials_file"),
-                f"cannot read {path}: {exc.strerror}{NO_SECRETS}",
-            )
+            doc.problem(("targets", index, "credentials_file"), f"{exc}{NO_SECRETS}")
         )
         return target
     return target.model_copy(update={"credentials_file": str(path.absolute())})
@@ -537,13 +568,9 @@ def _store_and_cluster(
     if store.url_file is not None and read_secrets:
         path = base / store.url_file
         try:
-            url = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            problems.append(
-                doc.problem(
-                    ("store", "url_file"), f"cannot read {path}: {exc.strerror}{NO_SECRETS}"
-                )
-            )
+            url = read_text(path, max_bytes=MAX_SECRET_BYTES).strip()
+        except FileProblem as exc:
+            problems.append(doc.problem(("store", "url_file"), f"{exc}{NO_SECRETS}"))
             return config
         if not regex.match(STORE_URL_PATTERN, url):  # never echo the file: it holds a password
             problems.append(

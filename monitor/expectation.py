@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 class Strict(BaseModel):
     """Base for every user-facing model: unknown keys are errors, instances are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # `.inf` and `.nan` are valid YAML floats and no setting means them: every number is finite.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class KnownAnswer(Strict):
@@ -79,10 +80,10 @@ class JsonExpectation(Strict):
 class LengthExpectation(Strict):
     """Bounds on the reply length in characters and in whitespace-separated words."""
 
-    min_chars: int | None = Field(default=None, ge=0)
-    max_chars: int | None = Field(default=None, ge=1)
-    min_words: int | None = Field(default=None, ge=0)
-    max_words: int | None = Field(default=None, ge=1)
+    min_chars: int | None = Field(default=None, ge=0, le=100_000_000)
+    max_chars: int | None = Field(default=None, ge=1, le=100_000_000)
+    min_words: int | None = Field(default=None, ge=0, le=10_000_000)
+    max_words: int | None = Field(default=None, ge=1, le=10_000_000)
 
     @model_validator(mode="after")
     def _ordered(self) -> LengthExpectation:
@@ -107,7 +108,7 @@ class TopTokenExpectation(Strict):
 
     greedy: bool = True
     token: str | None = Field(default=None, min_length=1)
-    min_logprob: float | None = Field(default=None, le=0)
+    min_logprob: float | None = Field(default=None, ge=-1000, le=0)
 
 
 class SycophancyExpectation(Strict):

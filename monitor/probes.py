@@ -16,6 +16,10 @@ from monitor.expectation import Expectation, Strict
 from monitor.types import Message, ProbeRequest
 from monitor.yamlsource import load_document, validate
 
+# The largest context window any served model has (2M tokens): a cut-over or padding past it
+# is a typo, and `context_cutover_tokens: 1e12` would build a terabyte prompt.
+MAX_CONTEXT_TOKENS = 2_000_000
+
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]
 
 
@@ -25,7 +29,7 @@ class SamplingParams(Strict):
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1, le=65536)
     top_p: float | None = Field(default=None, gt=0, le=1)
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)  # int64 on every API
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     stop: list[str] | None = None
     json_mode: bool | None = None
@@ -48,7 +52,7 @@ class PadSpec(Strict):
     """
 
     side: Literal["below", "above"]
-    margin_tokens: int = Field(default=64, ge=0)
+    margin_tokens: int = Field(default=64, ge=0, le=MAX_CONTEXT_TOKENS)
 
 
 class Turn(Strict):
@@ -93,10 +97,10 @@ class ProbeSuite(Strict):
     """A named, versioned set of probes: one `probes/*.yaml` file."""
 
     suite: Name
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2**31 - 1)
     description: str = ""
     defaults: SamplingParams = Field(default_factory=SamplingParams)
-    context_cutover_tokens: int | None = Field(default=None, ge=64)
+    context_cutover_tokens: int | None = Field(default=None, ge=64, le=MAX_CONTEXT_TOKENS)
     probes: list[Probe] = Field(min_length=1)
 
     def request(

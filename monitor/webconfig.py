@@ -23,6 +23,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator, mod
 
 from monitor.errors import ConfigError, ConfigProblem
 from monitor.expectation import Strict
+from monitor.files import MAX_SECRET_BYTES, FileProblem, read_bytes, read_text
 from monitor.yamlsource import load_document, validate
 
 # $2a$/$2b$/$2y$ (what htpasswd -B and Go's bcrypt write), a two-digit cost, 53 characters of
@@ -292,11 +293,9 @@ def load_web_config(path: Path) -> WebConfig:
 def _read_tokens(tokens_path: Path, line: int | None, web_path: Path) -> tuple[bytes, ...]:
     field = "bearer_auth.tokens_file"
     try:
-        text = tokens_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) else "not valid UTF-8"
-        problem = ConfigProblem(str(web_path), line, field, f"cannot read {tokens_path}: {why}")
-        raise ConfigError([problem]) from None
+        text = read_text(tokens_path, max_bytes=MAX_SECRET_BYTES)
+    except FileProblem as exc:
+        raise ConfigError([ConfigProblem(str(web_path), line, field, str(exc))]) from None
     tokens: list[bytes] = []
     problems: list[ConfigProblem] = []
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -351,7 +350,6 @@ def build_ssl_context(config: WebConfig) -> ssl.SSLContext:
 
 def _readable(name: str, file: Path) -> None:
     try:
-        with file.open("rb"):
-            pass
-    except OSError as exc:
-        raise ValueError(f"{name}: cannot read {file}: {exc.strerror}") from None
+        read_bytes(file, max_bytes=MAX_SECRET_BYTES)
+    except FileProblem as exc:
+        raise ValueError(f"{name}: {exc}") from None

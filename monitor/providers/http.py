@@ -33,6 +33,7 @@ from monitor.errors import (
     ProviderRateLimited,
     ProviderTimeout,
 )
+from monitor.providers.decoding import ACCEPT_ENCODING, BoundedDecoder
 from monitor.types import ProbeRequest, Reply
 
 USER_AGENT = f"canary-monitor/{monitor.__version__}"
@@ -77,7 +78,9 @@ def build_client(
     return httpx.AsyncClient(
         base_url=target.base_url,
         verify=shared_ssl_context(),
-        headers={"User-Agent": USER_AGENT, **target.headers},
+        # Only the codings `decoding.BoundedDecoder` undoes under the size cap (httpx would
+        # also offer br and zstd when their packages happen to be installed).
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING, **target.headers},
         timeout=httpx.Timeout(connect=5, read=target.timeout_s, write=10, pool=5),
         limits=httpx.Limits(
             max_connections=target.concurrency,
@@ -247,26 +250,53 @@ async def _read_capped(
     marks: list[tuple[int, float]] | None = None,
     started: float = 0.0,
 ) -> bytes:
-    """The decoded body, at most `cap` bytes: over it a 2xx is an error, an error body is cut."""
+    """The decoded body, at most `cap` bytes: over it a 2xx is an error, an error body is cut.
+
+    Decoding is ours, not httpx's (`decoding.BoundedDecoder`): every Content-Encoding layer is
+    inflated in slices that count against `cap`, yielding the loop between slices, so a
+    compression bomb costs at most `cap` bytes and never stalls other targets' probes.
+    """
     declared = response.headers.get("Content-Length", "")
     if response.is_success and declared.isdigit() and int(declared) > cap:
         raise ProviderProtocolError(
             f"response body exceeds {cap} bytes", status_code=response.status_code
         )
+    try:
+        decoder = BoundedDecoder(response.headers.get("Content-Encoding", ""), cap)
+    except ProviderProtocolError as exc:
+        raise ProviderProtocolError(str(exc), status_code=response.status_code) from None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
+
+    def keep(piece: bytes) -> bool:
+        """Add a decoded piece; False once the cap is reached (an error body is cut there)."""
+        nonlocal size
+        size += len(piece)
         if size > cap:
             if response.is_success:
                 raise ProviderProtocolError(
                     f"response body exceeds {cap} bytes", status_code=response.status_code
                 )
-            chunks.append(chunk[: len(chunk) - (size - cap)])
-            break
-        chunks.append(chunk)
+            chunks.append(piece[: len(piece) - (size - cap)])
+            return False
+        chunks.append(piece)
         if marks is not None:
             marks.append((size, time.perf_counter() - started))
+        return True
+
+    try:
+        async for raw in response.aiter_raw():
+            for piece in decoder.feed(raw):
+                if not keep(piece):
+                    return b"".join(chunks)
+                await asyncio.sleep(0)  # a large body inflates slice by slice between other work
+        for piece in decoder.finish():
+            if not keep(piece):
+                break
+    except ProviderProtocolError as exc:
+        if response.is_success:
+            raise ProviderProtocolError(str(exc), status_code=response.status_code) from None
+        # An error body that will not decode: its status is the finding; keep what decoded.
     return b"".join(chunks)
 
 
