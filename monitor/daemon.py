@@ -189,7 +189,16 @@ class Daemon:
                 return False, str(exc)
             if self.loaded is not None and (fixed := start_only_changes(self.loaded, loaded)):
                 log.warning("config.restart_required", sections=fixed)
-            self._apply(loaded)
+            old = self.loaded
+            try:
+                self._apply(loaded)
+            except Exception as exc:  # all or nothing: put the running config back
+                self.metrics.internal_errors.inc()
+                self.metrics.reload_success.set(0)
+                log.error("config.reload_failed", error_type=type(exc).__name__, restored=True)
+                if old is not None:
+                    self._apply(old, reload=False)
+                return False, f"reload failed ({type(exc).__name__}); the running config is kept"
             log.info(
                 "config.reloaded", targets=len(loaded.config.targets), suites=len(loaded.suites)
             )

@@ -30,7 +30,7 @@ from monitor.errors import (
 from monitor.metrics import Metrics
 from monitor.probes import Probe, ProbeSuite
 from monitor.providers import sender
-from monitor.providers.http import redact
+from monitor.providers.redaction import redact
 from monitor.store import Store
 from monitor.types import Check, Outcome, ProbeRequest, Reply, Result
 

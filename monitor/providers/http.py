@@ -34,12 +34,12 @@ from monitor.errors import (
     ProviderTimeout,
 )
 from monitor.providers.decoding import ACCEPT_ENCODING, BoundedDecoder
+from monitor.providers.redaction import REDACTED, holds_secret, redact
 from monitor.types import ProbeRequest, Reply
 
 USER_AGENT = f"canary-monitor/{monitor.__version__}"
 AFFINITY_HEADER = "X-Canary-Affinity"
 SUMMARY_MAX_CHARS = 200
-REDACTED = "[REDACTED]"
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
@@ -127,35 +127,6 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
-# Request headers that carry a credential: API keys, bearer tokens (Vertex's OAuth access
-# token), AWS's session token. A SigV4 `Authorization` holds only a per-request signature.
-_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "x-amz-security-token")
-
-
-def sent_secrets(target: Target, request: httpx.Request | None = None) -> list[str]:
-    """The target's API key and every credential `request` carried, longest first."""
-    found = set()
-    if target.api_key is not None:
-        found.add(target.api_key.get_secret_value())
-    if request is not None:
-        for name in _CREDENTIAL_HEADERS:
-            value = request.headers.get(name, "")
-            scheme, _, token = value.partition(" ")
-            if name != "authorization":
-                found.add(value)
-            elif scheme.lower() == "bearer":
-                found.add(token.strip())
-    return sorted((s for s in found if len(s) >= 8), key=len, reverse=True)
-
-
-def redact(text: str, target: Target, request: httpx.Request | None = None) -> str:
-    """`text` with the target's API key, and any credential `request` carried, replaced, in
-    case a vendor or proxy echoes it (tests/reliability/test_secrets.py)."""
-    for secret in sent_secrets(target, request):
-        text = text.replace(secret, REDACTED)
-    return text
-
-
 async def post_json(
     client: httpx.AsyncClient,
     target: Target,
@@ -207,11 +178,16 @@ async def post_json(
         raise ProviderTimeout(f"no complete reply within {target.timeout_s:g} s") from exc
     except httpx.DecodingError as exc:
         raise ProviderProtocolError(
-            redact(f"response body could not be decoded: {exc}", target)
+            redact(f"response body could not be decoded: {exc}", target, _request_of(exc))
         ) from exc
+    except httpx.LocalProtocolError as exc:
+        # Our own request could not be written (a header value httpx refuses): its message
+        # quotes the header, credential and all, so it is never kept.
+        raise ProviderHTTPError(f"transport error: {type(exc).__name__}") from exc
     except httpx.RequestError as exc:
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        raise ProviderHTTPError(redact(printable(f"transport error: {reason}"), target)) from exc
+        message = redact(printable(f"transport error: {reason}"), target, _request_of(exc))
+        raise ProviderHTTPError(message) from exc
     latency_s = time.perf_counter() - started
     if response.is_success:
         return response, content, latency_s
@@ -226,6 +202,14 @@ async def post_json(
             message, status_code=response.status_code, body=text, retry_after_s=retry_after_s
         )
     raise ProviderHTTPError(message, status_code=response.status_code, body=text)
+
+
+def _request_of(exc: httpx.RequestError) -> httpx.Request | None:
+    """The request an httpx error carries (its credentials are redacted), if any."""
+    try:
+        return exc.request
+    except RuntimeError:
+        return None
 
 
 class ConnectWatch:
@@ -284,6 +268,9 @@ async def _read_capped(
             marks.append((size, time.perf_counter() - started))
         return True
 
+    if hasattr(response, "_content"):  # built in memory (a MockTransport): httpx decoded it
+        keep(response.content)
+        return b"".join(chunks)
     try:
         async for raw in response.aiter_raw():
             for piece in decoder.feed(raw):
@@ -423,6 +410,11 @@ def finish_reply(
         reply = parse(content)
     except ProviderProtocolError as exc:
         raise with_body(exc, response, content, target) from None
+    if holds_secret((reply.text,), target, response.request):
+        # Split across stream events, a secret is whole only in the joined text; the raw body
+        # still holds its pieces, so it is not kept at all.
+        reply = replace(reply, text=redact(reply.text, target, response.request))
+        clean = f"{REDACTED}: the reply echoed a credential across stream events"
     return replace(
         reply,
         status_code=response.status_code,
