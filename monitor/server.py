@@ -32,7 +32,7 @@ from prometheus_client.exposition import choose_encoder
 
 from monitor.store import ResultQuery, Store, StoreError
 from monitor.types import Outcome
-from monitor.webauth import Authenticator, TokenBucket, WebConfigWatcher
+from monitor.webauth import Authenticator, TokenBucket, WebConfigWatcher, client_key
 
 log = structlog.get_logger(__name__)
 
@@ -239,12 +239,24 @@ class WebGuard:
             response = await handler(request)
         elif not self.bucket.allow(limit.interval_s, limit.burst):
             response = web.json_response({"error": "rate limit exceeded"}, status=429)
-        elif config.auth_required and not await self.auth.check(
-            config, request.headers.get("Authorization")
+        elif (
+            config.auth_required
+            and not (
+                verdict := await self.auth.check(
+                    config, request.headers.get("Authorization"), client_key(request.remote)
+                )
+            ).allowed
         ):
-            response = web.json_response({"error": "authentication required"}, status=401)
-            for challenge in self.auth.challenges(config):
-                response.headers.add("WWW-Authenticate", challenge)
+            if verdict.retry_after_s is not None:
+                response = web.json_response(
+                    {"error": "too many authentication attempts; retry later"},
+                    status=429,
+                    headers={"Retry-After": str(verdict.retry_after_s)},
+                )
+            else:
+                response = web.json_response({"error": "authentication required"}, status=401)
+                for challenge in self.auth.challenges(config):
+                    response.headers.add("WWW-Authenticate", challenge)
         else:
             response = await handler(request)
         response.headers.update(config.model.http_server_config.headers)
