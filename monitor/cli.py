@@ -93,6 +93,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = args.log_level if explicit else quiet
     configure_logging(level, json=fmt)
     try:
+        code = _dispatch(args)
+        sys.stdout.flush()  # a pipe's reader that left early fails here, not at exit
+    except BrokenPipeError:  # `canary once --json | head -1`: the reader has seen enough
+        # Point stdout at /dev/null so the interpreter's last flush finds nothing to fail on.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    return code
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    try:
         if args.command == "run":
             return _run(args.config, args.web_config)
         if args.command == "once":
@@ -165,8 +176,6 @@ def _replay(config: Path) -> int:
     except LineError as exc:
         print(f"canary replay: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except BrokenPipeError:  # `canary replay ... | head`: the reader has seen enough
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return EXIT_OK
 
 

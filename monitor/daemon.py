@@ -254,6 +254,7 @@ class Daemon:
                 status=self,
                 web_config=web_config,
                 api_results=server.api_results,
+                metrics=self.metrics,
             )
             self._server_runner, self.server_port = await serve_app(
                 app,

@@ -31,6 +31,8 @@ SERIES = ("platform", "pool", "model", "suite")
 DETECTOR_SERIES = (*SERIES, "detector")
 SCHEDULER_EVENTS = ("missed", "max_instances", "error")
 STORE_OPERATIONS = ("write", "prune", "state", "lease")
+# Why the HTTP server dropped a connection (monitor/connections.py).
+HTTP_DROP_REASONS = ("limit", "idle_evicted", "header_timeout", "accept_failed")
 
 _SCRIPT_SET = frozenset(SCRIPT_LABELS)
 _LANGUAGE_SET = frozenset(LANGUAGE_LABELS)
@@ -232,6 +234,14 @@ class Metrics:
             ("operation",),
             registry=registry,
         )
+        self.http_connections_dropped = Counter(
+            "canary_http_connections_dropped",
+            "HTTP connections the server refused or closed to stay within its limits: limit"
+            " (refused at the cap, every connection busy), idle_evicted (an idle one closed to"
+            " make room), header_timeout, accept_failed (no file descriptor left).",
+            ("reason",),
+            registry=registry,
+        )
         self.internal_errors = Counter(
             "canary_internal_errors",
             "Unexpected exceptions caught around a probe (bugs).",
@@ -297,16 +307,22 @@ class Metrics:
             "When the config was last loaded successfully.",
             registry=registry,
         )
-        for event in SCHEDULER_EVENTS:
-            self.scheduler_events.labels(event)
-        for operation in STORE_OPERATIONS:
-            self.store_errors.labels(operation)
+        self._initialise_closed_sets()
         self._targets: set[TargetInfo] = set()
         self._identities: dict[tuple[str, str, str], str] = {}
         self._series: dict[SeriesKey, float] = {}
         self._detectors: set[tuple[SeriesKey, str]] = set()
         self._streamed: set[SeriesKey] = set()
         self._shards: set[tuple[str, str]] = set()
+
+    def _initialise_closed_sets(self) -> None:
+        """Zeros for the series whose labels come from a closed set (no config needed)."""
+        for event in SCHEDULER_EVENTS:
+            self.scheduler_events.labels(event)
+        for operation in STORE_OPERATIONS:
+            self.store_errors.labels(operation)
+        for reason in HTTP_DROP_REASONS:
+            self.http_connections_dropped.labels(reason)
 
     def configure(
         self,

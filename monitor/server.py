@@ -9,7 +9,8 @@ that an operator later opens. JSON bodies are `{"data": ...}` on success and
 With a web config (monitor/webconfig.py) every path but `/healthz` and `/readyz` needs basic or
 bearer auth, so the kubelet can probe without credentials; those two say nothing but ok.
 Limits: request line, header size and count (aiohttp refuses larger with a 400), at most
-`API_MAX_CONCURRENT` API requests at once (503 beyond), bounded query parameters, no body.
+`API_MAX_CONCURRENT` API requests at once (503 beyond), bounded query parameters, no body;
+connections are capped and timed out by `monitor/connections.py`.
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ from multidict import MultiMapping
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from monitor.connections import ConnectionGuard, ConnectionLimits, chain_accept_handler, fd_bounded
+from monitor.metrics import Metrics
 from monitor.store import ResultQuery, Store, StoreError
 from monitor.types import Outcome
-from monitor.webauth import Authenticator, TokenBucket, WebConfigWatcher
+from monitor.webauth import Authenticator, TokenBucket, WebConfigWatcher, client_key
 
 log = structlog.get_logger(__name__)
 
@@ -55,8 +58,6 @@ API_MAX_CONCURRENT = 8
 MAX_LINE_BYTES = 4096
 MAX_FIELD_BYTES = 8190
 MAX_HEADERS = 64
-# aiohttp keeps idle connections 3630 s by default; a scraper reconnects in well under this.
-KEEPALIVE_TIMEOUT_S = 75.0
 RESULTS_DISABLED = "the results API is disabled (server.api_results: false)"
 
 _INDEX = """<!doctype html>
@@ -239,12 +240,24 @@ class WebGuard:
             response = await handler(request)
         elif not self.bucket.allow(limit.interval_s, limit.burst):
             response = web.json_response({"error": "rate limit exceeded"}, status=429)
-        elif config.auth_required and not await self.auth.check(
-            config, request.headers.get("Authorization")
+        elif (
+            config.auth_required
+            and not (
+                verdict := await self.auth.check(
+                    config, request.headers.get("Authorization"), client_key(request.remote)
+                )
+            ).allowed
         ):
-            response = web.json_response({"error": "authentication required"}, status=401)
-            for challenge in self.auth.challenges(config):
-                response.headers.add("WWW-Authenticate", challenge)
+            if verdict.retry_after_s is not None:
+                response = web.json_response(
+                    {"error": "too many authentication attempts; retry later"},
+                    status=429,
+                    headers={"Retry-After": str(verdict.retry_after_s)},
+                )
+            else:
+                response = web.json_response({"error": "authentication required"}, status=401)
+                for challenge in self.auth.challenges(config):
+                    response.headers.add("WWW-Authenticate", challenge)
         else:
             response = await handler(request)
         response.headers.update(config.model.http_server_config.headers)
@@ -276,6 +289,7 @@ class _APILimit:
 
 
 WEB_GUARD = web.AppKey("web_guard", WebGuard)
+CONNECTION_GUARD = web.AppKey("connection_guard", ConnectionGuard)
 
 
 def build_app(
@@ -286,19 +300,28 @@ def build_app(
     web_config: WebConfigWatcher | None = None,
     api_results: bool = True,
     api_max_concurrent: int = API_MAX_CONCURRENT,
+    limits: ConnectionLimits | None = None,
+    metrics: Metrics | None = None,
 ) -> web.Application:
     """The HTTP application; nothing is bound until `serve`.
 
     `web_config`: TLS is `serve`'s business, auth and limits happen here. `api_results=False`
     answers /api/v1/results* with a 404 that says so (stored transcripts stay private).
+    `limits` bound the connections `serve` accepts; `metrics` counts the ones it drops.
     """
     h = _Handlers(registry, store, status, api_results)
-    middlewares: list[Any] = [_guard]
+    on_drop = None
+    if metrics is not None:
+        counter = metrics.http_connections_dropped
+        on_drop = lambda reason: counter.labels(reason).inc()  # noqa: E731 - one-line callback
+    connections = ConnectionGuard(limits or ConnectionLimits(), on_drop)
+    middlewares: list[Any] = [connections.middleware, _guard]
     if web_config is not None:
         guard = WebGuard(web_config)
         middlewares.append(guard.middleware)
     middlewares.append(_APILimit(api_max_concurrent).middleware)
     app = web.Application(client_max_size=CLIENT_MAX_SIZE, middlewares=middlewares)
+    app[CONNECTION_GUARD] = connections
     if web_config is not None:
         app[WEB_GUARD] = guard
     app.router.add_get("/", h.index)
@@ -321,23 +344,75 @@ async def serve(
     Stop it with `await runner.cleanup()`. The access log is off: Prometheus scrapes every few
     seconds and those lines would drown the one-line-per-probe log.
     """
+    guard = app[CONNECTION_GUARD]
+    guard.max_connections = fd_bounded(guard.limits.max_connections)
+    sockets: set[int] = set()
+    restore = chain_accept_handler(asyncio.get_running_loop(), guard, sockets)
+
+    async def on_cleanup(_: web.Application) -> None:
+        restore()
+
+    app.on_cleanup.append(on_cleanup)
     runner = web.AppRunner(
         app,
         access_log=None,
         max_line_size=MAX_LINE_BYTES,
         max_field_size=MAX_FIELD_BYTES,
         max_headers=MAX_HEADERS,
-        keepalive_timeout=KEEPALIVE_TIMEOUT_S,
+        keepalive_timeout=guard.limits.keepalive_timeout_s,
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
+    site = _GuardedSite(runner, host, port, ssl_context=ssl_context, guard=guard)
     try:
         await site.start()
     except BaseException:
         await runner.cleanup()
         raise
+    sockets.update(sock.fileno() for sock in site.sockets())
     address = runner.addresses[0]
     return runner, int(address[1])
+
+
+class _GuardedSite(web.BaseSite):
+    """aiohttp's TCPSite, but each accepted socket goes through the connection guard, and a
+    TLS handshake must end within the header-read timeout (asyncio's default is 60 s)."""
+
+    __slots__ = ("_guard", "_host", "_port", "_sockets")
+
+    def __init__(
+        self,
+        runner: web.AppRunner,
+        host: str,
+        port: int,
+        *,
+        ssl_context: ssl.SSLContext | None,
+        guard: ConnectionGuard,
+    ) -> None:
+        super().__init__(runner, ssl_context=ssl_context)
+        self._host, self._port, self._guard = host, port, guard
+        self._sockets: tuple[Any, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"{'https' if self._ssl_context else 'http'}://{self._host}:{self._port}"
+
+    def sockets(self) -> tuple[Any, ...]:
+        return self._sockets
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+        timeout_s = self._guard.limits.header_read_timeout_s if self._ssl_context else None
+        self._server = listening = await asyncio.get_running_loop().create_server(
+            self._guard.protocol_factory(server),
+            self._host,
+            self._port,
+            ssl=self._ssl_context,
+            backlog=self._backlog,
+            ssl_handshake_timeout=timeout_s,
+        )
+        self._sockets = listening.sockets
 
 
 def _exposition(

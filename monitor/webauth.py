@@ -10,6 +10,10 @@ ciphers are fixed at start (an `ssl` connection takes them from its first contex
 bcrypt is slow on purpose (about 70 ms at cost 10), so verdicts are cached, keyed by a SHA-256
 of user, hash and password (never the password itself), as exporter-toolkit caches them; one
 bcrypt runs at a time, in a thread, so a burst of bad passwords cannot stall the event loop.
+Right and wrong verdicts live in separate caches, so wrong guesses can never push a right
+password out and make it pay (or queue for) bcrypt again; and each client address may have
+only a few wrong credentials checked (`FailureLimiter`), so a flood from one address queues
+little bcrypt work and gets 429s, while everybody else's first check still gets its turn.
 """
 
 from __future__ import annotations
@@ -20,25 +24,38 @@ import binascii
 import functools
 import hashlib
 import hmac
+import ipaddress
+import math
 import os
 import ssl
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import bcrypt
 import structlog
 
 from monitor.errors import ConfigError
+from monitor.logs import LogThrottle
 from monitor.webconfig import WebConfig, load_web_config
 
 log = structlog.get_logger("canary.webconfig")
 
+# Each verdict cache (right, wrong) keeps this many entries, least recently used out first.
 CACHE_SIZE = 256
-# bcrypt checks waiting for the one running; beyond this a new credential is refused at once
-# (401, not cached), so a flood of guesses queues no more than ~1 s of work.
+# bcrypt checks waiting for the one running; beyond this a new credential gets a 429 with
+# Retry-After (it is load, not a wrong password), so guesses queue no more than ~1 s of work.
 MAX_BCRYPT_QUEUE = 16
+# Wrong credentials a client address may have checked in a burst, then one per interval: a
+# scraper with a stale password (one try a scrape) keeps getting honest 401s, a guesser gets
+# 429s after AUTH_FAILURE_BURST tries and 6 a minute after that. Less than MAX_BCRYPT_QUEUE,
+# so one address alone cannot fill the bcrypt queue.
+AUTH_FAILURE_BURST = 10
+AUTH_FAILURE_INTERVAL_S = 10.0
+# Client addresses the limiter remembers (least recently seen out first); IPv6 by /64.
+AUTH_MAX_CLIENTS = 4096
 REALM = "canary-monitor"
 Signature = tuple[tuple[int, int, int, int], ...]
 
@@ -125,33 +142,130 @@ def _dummy_hash(cost: int) -> bytes:
     return bcrypt.hashpw(os.urandom(16).hex().encode(), bcrypt.gensalt(cost))
 
 
+@dataclass(frozen=True, slots=True)
+class AuthResult:
+    """A request's authentication: `allowed`, or refused with a 401, or, with `retry_after_s`
+    set, a 429 (the client's wrong tries are used up, or bcrypt's queue is full)."""
+
+    allowed: bool
+    retry_after_s: int | None = None
+
+
+ALLOWED = AuthResult(True)
+DENIED = AuthResult(False)
+
+
+def client_key(remote: str | None) -> str:
+    """The address a failure counts against: the peer's IP, an IPv6 one by its /64 (one host
+    commonly holds a whole /64). Forwarded headers are not trusted: behind a proxy, every
+    client is the proxy."""
+    if not remote:
+        return ""
+    try:
+        address = ipaddress.ip_address(remote)
+    except ValueError:
+        return remote
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+class FailureLimiter:
+    """Per client, a token bucket of wrong-credential checks: `burst` at once, then one per
+    `interval_s`. A check takes a token before bcrypt runs and gives it back if the password
+    was right, so concurrent guesses cannot overdraw the bucket."""
+
+    def __init__(
+        self,
+        burst: int = AUTH_FAILURE_BURST,
+        interval_s: float = AUTH_FAILURE_INTERVAL_S,
+        max_clients: int = AUTH_MAX_CLIENTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.burst, self.interval_s, self.max_clients = burst, interval_s, max_clients
+        self._clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, at
+
+    def _tokens(self, client: str, now: float) -> float:
+        tokens, at = self._buckets.get(client, (float(self.burst), now))
+        return min(float(self.burst), tokens + (now - at) / self.interval_s)
+
+    def take(self, client: str) -> float | None:
+        """Take a token: None if one was left, else the seconds until the next one."""
+        now = self._clock()
+        tokens = self._tokens(client, now)
+        if tokens < 1:
+            return (1 - tokens) * self.interval_s
+        self._buckets[client] = (tokens - 1, now)
+        self._buckets.move_to_end(client)
+        while len(self._buckets) > self.max_clients:
+            self._buckets.popitem(last=False)
+        return None
+
+    def give_back(self, client: str) -> None:
+        now = self._clock()
+        self._buckets[client] = (min(float(self.burst), self._tokens(client, now) + 1), now)
+
+
 class Authenticator:
     """Checks an `Authorization` header against a web config's users and tokens."""
 
-    def __init__(self) -> None:
-        self._cache: OrderedDict[bytes, bool] = OrderedDict()
+    def __init__(self, limiter: FailureLimiter | None = None) -> None:
+        self._right: OrderedDict[bytes, None] = OrderedDict()
+        self._wrong: OrderedDict[bytes, None] = OrderedDict()
+        self._pending: dict[bytes, asyncio.Future[bool]] = {}
         self._bcrypt_lock = asyncio.Lock()
         self._queued = 0
+        self.limiter = limiter or FailureLimiter()
+        self._throttle_log = LogThrottle()
         self.bcrypt_runs = 0  # hashes computed, i.e. cache misses (tests)
 
-    async def check(self, config: WebConfig, authorization: str | None) -> bool:
-        """True when the header carries a valid user and password or a valid token."""
+    async def check(
+        self, config: WebConfig, authorization: str | None, client: str = ""
+    ) -> AuthResult:
+        """Whether the header carries a valid user and password or a valid token; `client`
+        (see `client_key`) is whose wrong tries it counts against.
+
+        A credential once found right is never refused for load or for its client's failures
+        (it is answered from the cache); a new one waits its turn for bcrypt.
+        """
         if authorization is None:
-            return False
+            return DENIED
         scheme, _, credentials = authorization.strip().partition(" ")
         scheme = scheme.lower()
         if scheme == "bearer" and config.tokens:
-            return _token_matches(config.tokens, credentials.strip().encode())
+            if _token_matches(config.tokens, credentials.strip().encode()):
+                return ALLOWED
+            return self._throttled(client) or DENIED  # a wrong token costs a try too
         if scheme == "basic" and config.users:
             try:
                 decoded = base64.b64decode(credentials.strip(), validate=True).decode()
             except (binascii.Error, UnicodeDecodeError):
-                return False
+                return DENIED
             user, colon, password = decoded.partition(":")
-            return bool(colon) and await self._password_matches(config, user, password)
-        return False
+            if not colon:
+                return DENIED
+            return await self._password(config, user, password, client)
+        return DENIED
 
-    async def _password_matches(self, config: WebConfig, user: str, password: str) -> bool:
+    def _throttled(self, client: str) -> AuthResult | None:
+        """Take one of `client`'s tries: None if it had one, else the 429 to answer."""
+        wait_s = self.limiter.take(client)
+        if wait_s is None:
+            return None
+        return self._refuse(client, wait_s, "failure_limit")
+
+    def _refuse(self, client: str, wait_s: float, reason: str) -> AuthResult:
+        suppressed = self._throttle_log.ready(reason)
+        if suppressed is not None:
+            log.warning("webauth.throttled", reason=reason, client=client, suppressed=suppressed)
+        return AuthResult(False, retry_after_s=max(1, math.ceil(wait_s)))
+
+    async def _password(
+        self, config: WebConfig, user: str, password: str, client: str
+    ) -> AuthResult:
         known = user in config.users
         if known:
             hashed = config.users[user].encode()
@@ -159,21 +273,41 @@ class Authenticator:
             cost = max(int(h[4:6]) for h in config.users.values())
             hashed = await asyncio.to_thread(_dummy_hash, cost)
         key = hashlib.sha256(b"\0".join((user.encode(), hashed, password.encode()))).digest()
-        verdict = self._cache.get(key)
-        if verdict is None:
-            if self._queued >= MAX_BCRYPT_QUEUE:
-                return False
-            self._queued += 1
-            try:
-                async with self._bcrypt_lock:
-                    self.bcrypt_runs += 1
-                    verdict = await asyncio.to_thread(_checkpw, password.encode(), hashed)
-            finally:
-                self._queued -= 1
-            self._cache[key] = verdict
-            if len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
-        return known and verdict
+        if key in self._right:
+            self._right.move_to_end(key)
+            return ALLOWED if known else DENIED
+        if key in self._wrong:  # the same stale password again: no bcrypt, no try used
+            self._wrong.move_to_end(key)
+            return DENIED
+        pending = self._pending.get(key)
+        if pending is not None:  # the same credential is being checked: share its verdict
+            right = await asyncio.shield(pending)
+            return ALLOWED if right and known else DENIED
+        refused = self._throttled(client)
+        if refused is not None:
+            return refused
+        if self._queued >= MAX_BCRYPT_QUEUE:
+            self.limiter.give_back(client)
+            return self._refuse(client, 1.0, "bcrypt_queue_full")
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
+        self._queued += 1
+        right = False
+        try:
+            async with self._bcrypt_lock:
+                self.bcrypt_runs += 1
+                right = await asyncio.to_thread(_checkpw, password.encode(), hashed)
+        finally:
+            self._queued -= 1
+            del self._pending[key]
+            future.set_result(right)
+        cache = self._right if right else self._wrong
+        cache[key] = None
+        if len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
+        if right:
+            self.limiter.give_back(client)
+        return ALLOWED if right and known else DENIED
 
     @staticmethod
     def challenges(config: WebConfig) -> list[str]:

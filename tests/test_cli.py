@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
+from pathlib import Path
 
 import httpx
 
@@ -161,3 +163,35 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def test_every_printing_command_exits_quietly_when_its_reader_left(
+    write_config: WriteConfig, tmp_path: Path
+) -> None:
+    """`canary ... | head -1`: stdout is a pipe whose reader is gone before the first line; each
+    printing command exits 0 without a traceback, `once --json` and `calibrate` included."""
+    replies = tmp_path / "replies.jsonl"
+    line = {"id": "r1", "text": "Lyon", "expect": {"answer": {"exact": "Paris"}}}
+    replies.write_text(json.dumps(line) + "\n")
+    commands = [
+        ("once", "--config", str(write_config()), "--json"),
+        ("calibrate", "--p0", "0.01", "--p1", "0.1", "--arl0-probes", "1000", "--json"),
+        ("validate", str(TESTDATA / "probes-ok.yaml")),
+        ("detect",),
+    ]
+    for args in commands:
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # the reader has left before anything was written
+        with replies.open("rb") as stdin:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "monitor.cli",
+                *args,
+                stdin=stdin,
+                stdout=write_end,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        os.close(write_end)
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert (args[0], proc.returncode, err.decode()) == (args[0], 0, "")

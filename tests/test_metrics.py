@@ -161,6 +161,7 @@ def test_label_names_are_bounded(metrics: Metrics) -> None:
         "script",
         "language",
         "capability",  # capabilities.CAPABILITY_NAMES: why a probe is skipped on a target
+        "reason",  # metrics.HTTP_DROP_REASONS: why the HTTP server dropped a connection
     }
     for name, entry in catalogue(metrics.registry).items():
         assert set(entry["labels"]) <= allowed, name  # type: ignore[arg-type]

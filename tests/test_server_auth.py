@@ -27,7 +27,19 @@ from monitor.daemon import Daemon
 from monitor.server import WEB_GUARD, build_app, serve
 from monitor.store import ResultQuery
 from monitor.store.sqlite import SQLiteStore
-from monitor.webauth import WebConfigWatcher
+from monitor.webauth import (
+    ALLOWED,
+    AUTH_FAILURE_BURST,
+    AUTH_FAILURE_INTERVAL_S,
+    DENIED,
+    MAX_BCRYPT_QUEUE,
+    Authenticator,
+    AuthResult,
+    FailureLimiter,
+    WebConfigWatcher,
+    client_key,
+)
+from monitor.webconfig import WebConfig
 from tests.conftest import WriteConfig
 from tests.test_server import FakeStatus
 
@@ -440,20 +452,118 @@ async def test_canary_run_refuses_a_broken_web_config(pki: PKI, write_config: Wr
     assert f"{web}:1: tls_server_config.key_file: required field is missing" in err.decode()
 
 
-async def test_a_flood_of_guesses_queues_bounded_bcrypt_work(pki: PKI) -> None:
-    """30 new wrong passwords at once: 16 are checked (one bcrypt at a time), the rest are
-    refused without hashing; the right password still gets in afterwards."""
-    from monitor.webauth import MAX_BCRYPT_QUEUE, Authenticator
-
-    cheap = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()  # same flow, faster
+def _cheap_config(pki: PKI) -> WebConfig:
+    """alice with a cost-4 hash: the same flow as cost 10, fast enough for hundreds of checks."""
+    cheap = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
     (pki.dir / "web.yml").write_text(f"basic_auth_users:\n  alice: '{cheap}'\n")
-    config = WebConfigWatcher.load(pki.dir / "web.yml").current()
+    return WebConfigWatcher.load(pki.dir / "web.yml").current()
+
+
+async def test_a_flood_of_guesses_queues_bounded_bcrypt_work(pki: PKI) -> None:
+    """30 new wrong passwords at once from 30 addresses: 16 are checked (one bcrypt at a time),
+    the rest get a 429 (Retry-After 1) without hashing; the right password still gets in."""
+    config = _cheap_config(pki)
     auth = Authenticator()
     guesses = [basic("alice", f"guess-{i}")["Authorization"] for i in range(30)]
-    verdicts = await asyncio.gather(*(auth.check(config, g) for g in guesses))
-    assert verdicts == [False] * 30
+    verdicts = await asyncio.gather(
+        *(auth.check(config, g, f"10.0.0.{i}") for i, g in enumerate(guesses))
+    )
+    assert verdicts == [DENIED] * 16 + [AuthResult(False, retry_after_s=1)] * 14
     assert auth.bcrypt_runs == MAX_BCRYPT_QUEUE == 16
-    assert await auth.check(config, basic("alice", PASSWORD)["Authorization"])
+    assert await auth.check(config, basic("alice", PASSWORD)["Authorization"], "10.0.0.99")
+
+
+async def test_wrong_guesses_cannot_push_out_a_right_password(pki: PKI) -> None:
+    """After 300 distinct wrong passwords (more than the cache holds), from as many addresses,
+    the right password is still answered from its cache, even while bcrypt's queue is full."""
+    config = _cheap_config(pki)
+    auth = Authenticator()
+    right = basic("alice", PASSWORD)["Authorization"]
+    assert await auth.check(config, right, "10.1.0.1") == ALLOWED
+    for i in range(300):
+        guess = basic("alice", f"guess-{i}")["Authorization"]
+        assert await auth.check(config, guess, f"10.2.{i // 256}.{i % 256}") == DENIED
+    queue_full = [
+        auth.check(config, basic("alice", f"late-{i}")["Authorization"], f"10.3.0.{i}")
+        for i in range(MAX_BCRYPT_QUEUE)
+    ]
+    *_, verdict = await asyncio.gather(*queue_full, auth.check(config, right, "10.1.0.1"))
+    assert verdict == ALLOWED
+    assert auth.bcrypt_runs == 1 + 300 + MAX_BCRYPT_QUEUE  # the right one was hashed once
+
+
+async def test_wrong_tries_are_limited_per_client(pki: PKI) -> None:
+    """Each address gets `burst` wrong tries, then 429s saying when the next try comes, one per
+    interval; a repeated stale password costs nothing; other addresses and a known-right
+    password are unaffected; IPv6 addresses count by their /64."""
+    config = _cheap_config(pki)
+    now = [0.0]
+    auth = Authenticator(FailureLimiter(burst=3, interval_s=10, clock=lambda: now[0]))
+    guess = [basic("alice", f"guess-{i}")["Authorization"] for i in range(10)]
+    right = basic("alice", PASSWORD)["Authorization"]
+    assert await auth.check(config, right, "192.0.2.1") == ALLOWED  # cached from here on
+    assert [await auth.check(config, guess[i], "192.0.2.1") for i in range(3)] == [DENIED] * 3
+    assert await auth.check(config, guess[0], "192.0.2.1") == DENIED  # same stale one: free
+    assert await auth.check(config, guess[3], "192.0.2.1") == AuthResult(False, 10)
+    assert await auth.check(config, right, "192.0.2.1") == ALLOWED
+    assert await auth.check(config, guess[4], "192.0.2.2") == DENIED
+    now[0] = 4.0
+    assert await auth.check(config, guess[5], "192.0.2.1") == AuthResult(False, 6)
+    now[0] = 10.0
+    assert await auth.check(config, guess[6], "192.0.2.1") == DENIED
+    assert await auth.check(config, guess[7], "192.0.2.1") == AuthResult(False, 10)
+    assert (
+        client_key("2001:db8:1:2::5") == client_key("2001:db8:1:2:ffff::1") == ("2001:db8:1:2::/64")
+    )
+    assert client_key("::ffff:192.0.2.1") == "192.0.2.1"
+    tokens = _tokens_config(pki)
+    bad = {"Authorization": "Bearer wrong-token-0123456789"}["Authorization"]
+    assert [(await auth.check(tokens, bad, "192.0.2.9")).retry_after_s for _ in range(4)] == [
+        None,
+        None,
+        None,
+        10,
+    ]
+    assert await auth.check(tokens, f"Bearer {TOKEN}", "192.0.2.9") == ALLOWED
+
+
+def _tokens_config(pki: PKI) -> WebConfig:
+    (pki.dir / "tokens.yml").write_text(BEARER)
+    return WebConfigWatcher.load(pki.dir / "tokens.yml").current()
+
+
+async def test_a_flood_of_wrong_passwords_gets_429s_and_the_right_one_200(
+    running: Running,
+) -> None:
+    """24 clients send 120 wrong passwords at once from one address while the right password
+    keeps coming: it gets 200 every time, the address gets AUTH_FAILURE_BURST 401s and then
+    429s with Retry-After, and only those wrong tries cost bcrypt."""
+    async with running(BASIC) as (url, app), httpx.AsyncClient(base_url=url) as client:
+        auth = app[WEB_GUARD].auth
+        auth.limiter = FailureLimiter(clock=lambda: 0.0)  # no refill while the test runs
+        assert (await client.get("/metrics", headers=basic("alice", PASSWORD))).status_code == 200
+
+        async def guesser(n: int) -> list[httpx.Response]:
+            return [
+                await client.get("/metrics", headers=basic("alice", f"guess-{n}-{i}"))
+                for i in range(5)
+            ]
+
+        async def scraper() -> list[int]:
+            return [
+                (await client.get("/metrics", headers=basic("alice", PASSWORD))).status_code
+                for _ in range(10)
+            ]
+
+        *floods, scrapes = await asyncio.gather(*(guesser(n) for n in range(24)), scraper())
+    wrong = [response for flood in floods for response in flood]
+    assert scrapes == [200] * 10
+    assert sorted({r.status_code for r in wrong}) == [401, 429]
+    assert sum(r.status_code == 401 for r in wrong) == AUTH_FAILURE_BURST
+    throttled = next(r for r in wrong if r.status_code == 429)
+    assert throttled.headers["retry-after"] == str(int(AUTH_FAILURE_INTERVAL_S))
+    assert throttled.json() == {"error": "too many authentication attempts; retry later"}
+    assert auth.bcrypt_runs == 1 + AUTH_FAILURE_BURST
 
 
 async def test_dot_segments_do_not_reach_protected_routes(running: Running) -> None:
