@@ -11,6 +11,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -27,6 +28,7 @@ from monitor.errors import (
     ProviderRateLimited,
     ProviderTimeout,
 )
+from monitor.expectation import Expectation
 from monitor.metrics import Metrics
 from monitor.probes import Probe, ProbeSuite
 from monitor.providers import sender
@@ -100,6 +102,24 @@ class SuiteOptions:
     stream: bool | None = None
 
 
+# Detectors run at about 7 MB/s per core: a reply past this many characters (about 5 ms of
+# checking) is judged in a worker thread, so that a 4 MB reply from one hostile target does not
+# stall the event loop, and every other target's probes and timings, for seconds.
+INLINE_CHECK_CHARS = 32 * 1024
+
+
+# One thread: large replies queue behind each other instead of each taking a thread and
+# the GIL from the loop (detectors are pure and build their parsers per call: thread-safe).
+_JUDGE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="canary-judge")
+
+
+async def judge(reply: Reply, expect: Expectation) -> tuple[Check, ...]:
+    """Every detector's verdict on `reply`; a large reply is judged off the event loop."""
+    if len(reply.text) <= INLINE_CHECK_CHARS:
+        return run_detectors(reply, expect)
+    return await asyncio.get_running_loop().run_in_executor(_JUDGE, run_detectors, reply, expect)
+
+
 async def execute_probe(
     client: httpx.AsyncClient,
     target: Target,
@@ -126,7 +146,7 @@ async def execute_probe(
             error=redact(f"{type(exc).__name__}: {exc}", target),
             **common,
         )
-    checks = run_detectors(reply, probe.expect)
+    checks = await judge(reply, probe.expect)
     outcome = Outcome.PASSED if all(c.passed for c in checks) else Outcome.FAILED
     return Result(
         id=uuid.uuid4().hex,

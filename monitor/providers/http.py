@@ -296,7 +296,7 @@ def summarise_error(content: bytes) -> str:
     text = content.decode("utf-8", errors="replace")
     try:
         doc: Any = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested past the parser's depth: quote it as text
         doc = None
     summary = " ".join(text.split()) or "(empty body)"
     if isinstance(doc, dict):
@@ -345,6 +345,8 @@ def json_object(content: bytes) -> dict[str, Any]:
         doc: Any = json.loads(content.decode("utf-8-sig"))
     except ValueError as exc:
         raise ProviderProtocolError(f"body is not valid JSON: {exc}") from exc
+    except RecursionError:  # json's C parser counts depth against the recursion limit
+        raise ProviderProtocolError("body is JSON nested too deeply") from None
     if not isinstance(doc, dict):
         kind = {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(doc))
         kind = kind or "number"

@@ -28,7 +28,7 @@ from monitor.providers import anthropic_messages, bedrock, openai_chat, openai_r
 from monitor.providers.http import summarise_error
 from monitor.types import Reply
 
-_SEPARATOR = re.compile(rb"\r?\n\r?\n")
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 # The Bedrock stream exception that means "slow down", as its 429 ThrottlingException does.
 THROTTLED = frozenset({"throttlingException"})
 
@@ -41,25 +41,41 @@ class Event:
 
 
 def sse_events(content: bytes) -> list[Event]:
-    """The server-sent events in a body (comments and empty blocks skipped)."""
+    """The server-sent events in a body (comments and empty blocks skipped).
+
+    Lines end in CRLF, LF or a bare CR, as the SSE specification allows all three; a blank
+    line ends an event. Each event's `end` is the offset just past its blank line (the last
+    event may end with the body instead).
+    """
     events: list[Event] = []
+    name: str | None = None
+    data: list[str] = []
     start = 0
-    blocks = [(m.start(), m.end()) for m in _SEPARATOR.finditer(content)]
-    blocks.append((len(content), len(content)))
-    for stop, end in blocks:
-        name: str | None = None
-        data: list[str] = []
-        for line in content[start:stop].decode("utf-8", errors="replace").splitlines():
-            field, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if field == "event":
-                name = value
-            elif field == "data":
-                data.append(value)
-        if data:
-            events.append(Event(end, name, "\n".join(data)))
-        start = end
+    for match in _LINE_END.finditer(content):
+        line, start = content[start : match.start()], match.end()
+        if line:
+            name = _field(line, name, data)
+        elif data:
+            events.append(Event(start, name, "\n".join(data)))
+            name, data = None, []
+        else:
+            name = None
+    if start < len(content):
+        name = _field(content[start:], name, data)
+    if data:
+        events.append(Event(len(content), name, "\n".join(data)))
     return events
+
+
+def _field(line: bytes, name: str | None, data: list[str]) -> str | None:
+    """Apply one `field: value` line: `data` lines are collected, `event` names the event."""
+    field, _, value = line.decode("utf-8", errors="replace").partition(":")
+    value = value.removeprefix(" ")
+    if field == "event":
+        return value
+    if field == "data":
+        data.append(value)
+    return name
 
 
 def _object(value: Any) -> dict[str, Any]:
@@ -80,6 +96,8 @@ def _json(event: Event) -> dict[str, Any]:
         doc: Any = json.loads(event.data)
     except ValueError as exc:
         raise ProviderProtocolError(f"stream event is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ProviderProtocolError("stream event is JSON nested too deeply") from None
     if not isinstance(doc, dict):
         raise ProviderProtocolError("stream event is not a JSON object")
     return doc
@@ -238,7 +256,7 @@ def aws_events(content: bytes) -> list[AwsEvent]:
                 raise ProviderProtocolError(error)
             try:
                 payload: Any = json.loads(message.payload or b"{}")
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise ProviderProtocolError("event payload is not valid JSON") from None
             if not isinstance(payload, dict):
                 raise ProviderProtocolError("event payload is not a JSON object")
@@ -289,7 +307,7 @@ def assemble_invoke_stream(content: bytes) -> tuple[Reply, int | None]:
             raise ProviderProtocolError("chunk event has no bytes")
         try:
             doc: Any = json.loads(base64.b64decode(raw, validate=True))
-        except (binascii.Error, ValueError):
+        except (binascii.Error, ValueError, RecursionError):
             raise ProviderProtocolError("chunk bytes are not base64 JSON") from None
         if not isinstance(doc, dict):
             raise ProviderProtocolError("chunk is not a JSON object")
