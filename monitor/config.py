@@ -212,6 +212,9 @@ class StoreConfig(Strict):
     url: str = Field(default="sqlite:///canary.db", pattern=STORE_URL_PATTERN)
     url_file: str | None = None  # the URL in a file, relative to this config (read at load)
     pool_size: int = Field(default=4, ge=1, le=64)  # PostgreSQL connections per replica
+    # PostgreSQL: a result write failing for the connection's sake (a restart, an outage) is
+    # retried on a fresh connection for this long before the result is given up (counted).
+    write_deadline_s: float = Field(default=30.0, gt=0, le=3600)
     retention_passed_days: float = Field(default=7.0, gt=0)
     retention_failed_days: float = Field(default=90.0, gt=0)
 
