@@ -11,19 +11,23 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.config import ClusterConfig
+from monitor.daemon import Daemon
 from monitor.drift import DriftEngine
 from monitor.metrics import Metrics
 from monitor.runner import Runner
 from monitor.shard import Coordinator, assign
 from monitor.shard.role import ShardRole
+from monitor.sim import Fault, SimFleet
 from monitor.store import StoreError, current_fence
 from monitor.store.postgres import COORDINATION_WAIT_S, PostgresStore
+from tests.conftest import BACKENDS, PROBES
 from tests.pg import REQUIRE_ENV, PgServer, find_pg_bin, running_postgres
 from tests.store.test_sqlite import make_result
 
@@ -276,3 +280,63 @@ async def test_after_an_outage_leases_are_taken_back_in_proportion(
     assert rejoin_s < COORDINATION_WAIT_S + 1.0, rejoin_s
     await b.step()
     assert b.held == share_b
+
+
+def daemon_config(tmp_path: Path, fleet: SimFleet, dsn: str, replica: str) -> Path:
+    targets = "".join(
+        f"  - {{platform: {b.platform}, pool: {b.pool}, model: {m}, api: {b.api},"
+        f" base_url: '{fleet.base_url(b.platform, b.pool)}'}}\n"
+        for b in BACKENDS
+        for m in MODELS[:6]
+    )
+    path = tmp_path / f"{replica}.yaml"
+    path.write_text(
+        "server: {listen_address: 127.0.0.1, port: 0, drain_timeout_s: 5}\n"
+        f"store: {{url: '{dsn}'}}\n"
+        f"cluster: {{enabled: true, replica_id: {replica}, lease_ttl_s: 4, heartbeat_s: 0.5}}\n"
+        "defaults: {timeout_s: 10}\n"
+        f"targets:\n{targets}"
+        f"suites:\n  - {{file: '{PROBES / 'core.yaml'}', interval_s: 1}}\n"
+    )
+    return path
+
+
+def models_exported(registry: CollectorRegistry) -> set[str]:
+    return {
+        sample.labels["model"]
+        for family in registry.collect()
+        for sample in family.samples
+        if "model" in sample.labels
+    }
+
+
+async def test_a_replica_exports_only_its_shards_after_a_hand_over(
+    tmp_path: Path, fleet: SimFleet, dsn: str
+) -> None:
+    """Replies take 2 s, so runs are in flight when b joins and a hands half its models
+    over: from the moment the hand-over is done, a exports no series of b's models (no run
+    finishing late re-creates one), and b's requests never overlap a's on one model."""
+    delay_s = 2.0
+    for backend in BACKENDS:
+        fleet.set_fault(backend.platform, backend.pool, Fault("latency", delay_s=delay_s))
+    a = Daemon(daemon_config(tmp_path, fleet, dsn, "a"))
+    b = Daemon(daemon_config(tmp_path, fleet, dsn, "b"))
+    await a.start(serve=False)
+    try:
+        role = a.shard_role
+        assert role is not None
+        share_b = {m for m in MODELS[:6] if assign(MODELS[:6], ["a", "b"])[m] == "b"}
+        async with asyncio.timeout(30):  # a holds everything and probes b's share too
+            while not (role.held == set(MODELS[:6]) and share_b & set(role._runs)):
+                await asyncio.sleep(0.02)
+        await b.start(serve=False)
+        async with asyncio.timeout(30):
+            while role.held & share_b:
+                await asyncio.sleep(0.01)
+        handed_over = time.monotonic()
+        while time.monotonic() - handed_over < 1.5 * delay_s:  # every late run would be done
+            assert not models_exported(a.registry) & share_b
+            await asyncio.sleep(0.02)
+    finally:
+        await b.stop()
+        await a.stop()
