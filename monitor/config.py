@@ -218,6 +218,17 @@ class StoreConfig(Strict):
     retention_passed_days: float = Field(default=7.0, gt=0)
     retention_failed_days: float = Field(default=90.0, gt=0)
 
+    @field_validator("url")
+    @classmethod
+    def _parsable_dsn(cls, url: str) -> str:
+        # libpq must parse it, or psycopg_pool retries it forever and echoes its tokens.
+        if url.startswith(("postgresql://", "postgres://")):
+            from monitor.store.postgres import dsn_problem, masked
+
+            if problem := dsn_problem(url):
+                raise ValueError(f"{problem} ({masked(url)})")
+        return url
+
     @model_validator(mode="after")
     def _failures_outlive_passes(self) -> StoreConfig:
         if self.retention_failed_days < self.retention_passed_days:
@@ -554,6 +565,11 @@ def _store_and_cluster(
                     ("store", "url_file"), f"{path} does not hold a sqlite:/// or postgresql:// URL"
                 )
             )
+            return config
+        from monitor.store.postgres import dsn_problem
+
+        if url.startswith(("postgresql://", "postgres://")) and (problem := dsn_problem(url)):
+            problems.append(doc.problem(("store", "url_file"), f"{path}: {problem}"))
             return config
         store = store.model_copy(update={"url": url})
         config = config.model_copy(update={"store": store})

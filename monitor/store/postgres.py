@@ -38,6 +38,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from monitor.logs import register_secret
 from monitor.store import filters
 from monitor.store.base import FencedOut, ResultQuery, StoreError, current_fence
 from monitor.store.codec import SUMMARY_FIELDS, dumps, result_to_record
@@ -94,6 +95,35 @@ def redacted(dsn: str) -> str:
     return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
 
 
+def dsn_problem(dsn: str) -> str | None:
+    """Why libpq cannot parse `dsn` (an unencoded `%` or `@` in the password, an unclosed
+    `[` around an IPv6 host), without echoing any of it; None if it parses."""
+    try:
+        conninfo_to_dict(dsn)
+    except psycopg.Error:
+        return (
+            "not a valid PostgreSQL URL: percent-encode reserved characters in the user and"
+            " password (`%` as %25, `@` as %40, `/` as %2F) and put an IPv6 host in"
+            " brackets ([::1])"
+        )
+    return None
+
+
+def dsn_password(dsn: str) -> str | None:
+    """The password in `dsn` (parsed, else as written between `user:` and `@`)."""
+    try:
+        password = conninfo_to_dict(dsn).get("password")
+    except psycopg.Error:
+        match = re.match(r"^[a-z]+://[^:@/]*:(.*)@", dsn)
+        password = match.group(1) if match else None
+    return None if password is None else str(password)
+
+
+def masked(dsn: str) -> str:
+    """`dsn` as written, its password masked (for messages about a DSN that does not parse)."""
+    return re.sub(r"^([a-z]+://[^:@/]*:).*@", r"\1********@", dsn)
+
+
 def to_jsonb(value: Any) -> Jsonb:
     """Our JSON text as jsonb, with U+0000 (which jsonb refuses) as U+FFFD."""
     text = _NUL_ESCAPE.sub(r"\1\\ufffd", dumps(value))
@@ -125,6 +155,7 @@ class PostgresStore:
             raise ValueError("retention days must be > 0")
         self._dsn = dsn
         self.name = redacted(dsn)
+        register_secret(dsn_password(dsn))  # no log line, ours or psycopg's, shows it
         self.retention_passed_days = retention_passed_days
         self.retention_failed_days = retention_failed_days
         self.pool_size = pool_size
