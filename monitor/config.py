@@ -244,8 +244,22 @@ class StoreConfig(Strict):
     url: str = Field(default="sqlite:///canary.db", pattern=STORE_URL_PATTERN)
     url_file: str | None = None  # the URL in a file, relative to this config (read at load)
     pool_size: int = Field(default=4, ge=1, le=64)  # PostgreSQL connections per replica
+    # PostgreSQL: a result write failing for the connection's sake (a restart, an outage) is
+    # retried on a fresh connection for this long before the result is given up (counted).
+    write_deadline_s: float = Field(default=30.0, gt=0, le=3600)
     retention_passed_days: float = Field(default=7.0, gt=0, le=3650)
     retention_failed_days: float = Field(default=90.0, gt=0, le=3650)
+
+    @field_validator("url")
+    @classmethod
+    def _parsable_dsn(cls, url: str) -> str:
+        # libpq must parse it, or psycopg_pool retries it forever and echoes its tokens.
+        if url.startswith(("postgresql://", "postgres://")):
+            from monitor.store.postgres import dsn_problem, masked
+
+            if problem := dsn_problem(url):
+                raise ValueError(f"{problem} ({masked(url)})")
+        return url
 
     @model_validator(mode="after")
     def _failures_outlive_passes(self) -> StoreConfig:
@@ -578,6 +592,11 @@ def _store_and_cluster(
                     ("store", "url_file"), f"{path} does not hold a sqlite:/// or postgresql:// URL"
                 )
             )
+            return config
+        from monitor.store.postgres import dsn_problem
+
+        if url.startswith(("postgresql://", "postgres://")) and (problem := dsn_problem(url)):
+            problems.append(doc.problem(("store", "url_file"), f"{path}: {problem}"))
             return config
         store = store.model_copy(update={"url": url})
         config = config.model_copy(update={"store": store})

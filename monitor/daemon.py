@@ -218,7 +218,10 @@ class Daemon:
             retention_passed_days=store_cfg.retention_passed_days,
             retention_failed_days=store_cfg.retention_failed_days,
             pool_size=store_cfg.pool_size,
+            write_deadline_s=store_cfg.write_deadline_s,
         )
+        if hasattr(self.store, "on_write_retry"):  # PostgreSQL: retries are counted
+            self.store.on_write_retry = self.metrics.store_write_retries.inc
         self.drift = DriftEngine(config=loaded.config.drift)
         self.pacer = Pacer(loaded.config.drift.adaptive)
         self.runner = Runner(
@@ -378,9 +381,13 @@ class Daemon:
     def _job(self, target: Target, suite: ProbeSuite, options: SuiteOptions) -> Any:
         async def run() -> None:
             assert self.runner is not None
-            if self.shard_role is not None and not self.shard_role.may_probe(target.model):
-                return  # lease lapsed (cut off from the database): another replica may own it
-            await self.runner.run_suite(target, suite, options)
+            runner = self.runner
+            if self.shard_role is not None:  # under the lease's fencing token, tracked
+                await self.shard_role.run(
+                    target.model, lambda: runner.run_suite(target, suite, options)
+                )
+                return
+            await runner.run_suite(target, suite, options)
 
         return run
 

@@ -242,6 +242,7 @@ class Metrics:
             ("reason",),
             registry=registry,
         )
+        self._fault_counters(registry)
         self.internal_errors = Counter(
             "canary_internal_errors",
             "Unexpected exceptions caught around a probe (bugs).",
@@ -323,6 +324,27 @@ class Metrics:
             self.store_errors.labels(operation)
         for reason in HTTP_DROP_REASONS:
             self.http_connections_dropped.labels(reason)
+    def _fault_counters(self, registry: CollectorRegistry) -> None:
+        """Counters of what a database restart or a shard hand-over did to results."""
+        self.store_write_retries = Counter(
+            "canary_store_write_retries",
+            "PostgreSQL result writes retried on another connection (the server restarted or"
+            " was unreachable); a write still failing at store.write_deadline_s counts in"
+            " canary_store_errors_total.",
+            registry=registry,
+        )
+        self.results_fenced = Counter(
+            "canary_results_fenced",
+            "Cluster mode: results refused because the shard's lease moved while the run was"
+            " in flight (a paused replica); not stored, counted or fed to drift state.",
+            registry=registry,
+        )
+        self.handover_cancelled = Counter(
+            "canary_shard_runs_cancelled",
+            "Cluster mode: probe runs cancelled because their shard was handed over and they"
+            " did not finish within the grace period.",
+            registry=registry,
+        )
 
     def configure(
         self,

@@ -33,7 +33,7 @@ from monitor.metrics import Metrics
 from monitor.probes import Probe, ProbeSuite
 from monitor.providers import sender
 from monitor.providers.redaction import redact
-from monitor.store import Store
+from monitor.store import FencedOut, Store
 from monitor.types import Check, Outcome, ProbeRequest, Reply, Result
 
 log = structlog.get_logger("canary.runner")
@@ -299,7 +299,8 @@ class Runner:
             probe=probe.name,
             run_id=result.run_id,
         ):
-            await self.record(result)
+            if not await self.record(result):
+                return  # stale (fenced): another replica owns the shard now
             if result.reply is not None:
                 self._observe_identity(target, result.reply)
             log.info(
@@ -314,10 +315,15 @@ class Runner:
         if identity is not None:
             self.metrics.observe_backend(target.platform, target.pool, target.model, identity)
 
-    async def record(self, result: Result) -> None:
-        """Write once to the store, metrics and drift state."""
+    async def record(self, result: Result) -> bool:
+        """Write once to the store, metrics and drift state. Returns False for a result the
+        store's fence refused (its shard's lease moved during the run): dropped and counted."""
         try:
             await self.store.write(result)
+        except FencedOut:
+            self.metrics.results_fenced.inc()
+            log.warning("probe.fenced", outcome=result.outcome.value)
+            return False
         except Exception as exc:
             self.store_write_failing = True
             self.metrics.store_errors.labels("write").inc()
@@ -326,6 +332,7 @@ class Runner:
             self.store_write_failing = False
         self.metrics.observe(result, time.time())
         self._observe_drift(result)
+        return True
 
     def _observe_drift(self, result: Result) -> None:
         """Feed the drift engine: every check (pass/fail and score), `any` (some check failed)

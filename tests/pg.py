@@ -47,6 +47,16 @@ class PgServer:
     user: str
     password: str
     data_dir: Path
+    start_command: tuple[str, ...] = ()  # pg_ctl start with this server's options
+    stop_command: tuple[str, ...] = ()  # pg_ctl stop -m fast
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown: every client connection is terminated)."""
+        subprocess.run(self.stop_command, check=True, capture_output=True)
+
+    def start(self) -> None:
+        """Start it again on the same port and data; returns once it accepts connections."""
+        subprocess.run(self.start_command, check=True, capture_output=True)
 
     @property
     def dsn(self) -> str:
@@ -109,18 +119,12 @@ def running_postgres(*, settings: tuple[str, ...] = ()) -> Iterator[PgServer]:
             " -c synchronous_commit=on -c max_connections=200"
         ) + "".join(f" -c {setting}" for setting in settings)
         start_args = ("-l", str(base / "log"), "-w", "-t", "60", "start")
-        subprocess.run(
-            [*user, str(pg_bin / "pg_ctl"), "-D", str(data), "-o", options, *start_args],
-            check=True,
-            capture_output=True,
-        )
+        start = (*user, str(pg_bin / "pg_ctl"), "-D", str(data), "-o", options, *start_args)
+        stop = (*user, str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        subprocess.run(start, check=True, capture_output=True)
         try:
-            yield PgServer("127.0.0.1", port, "postgres", password, data)
+            yield PgServer("127.0.0.1", port, "postgres", password, data, start, stop)
         finally:
-            subprocess.run(
-                [*user, str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                check=False,
-                capture_output=True,
-            )
+            subprocess.run(stop, check=False, capture_output=True)
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -7,12 +7,21 @@ One round every `heartbeat_s`:
    be saved under the lease before they go);
 2. tell the daemon the shards it holds from now on (`on_change`): it saves the state of the
    shards it gives up, loads the state of those it gains, and adds or removes their jobs;
-3. release the leases it gave up, so their new owner takes them next round, not at expiry.
+3. release the leases it gave up, so their new owner takes them next round, not at expiry
+   (the daemon has ended or cancelled their runs in step 2, so no two replicas' requests
+   overlap at the hand-over).
 
 `may_probe(shard)` is checked before every probe run: a replica cut off from the database
 stops probing when its last renewal's lease runs out by its own monotonic clock (measured from
 before the renewal was sent, so never later than the database's expiry), before anyone else
-may take the shard.
+may take the shard. The set it answers from is replaced as soon as a renewal returns, before
+anything else is awaited, so it never says yes for a shard that round lost. `fence(shard)`
+gives a run its fencing token (the lease's epoch), which every result write of the run carries.
+
+After a round that failed (the database restarted or was unreachable), the members that were
+live at this replica's last renewal are presumed live for one lease period: shards are
+assigned over them too, so the first replica back takes its own shards, not every expired
+lease; a member that does not come back within that period is then treated as dead.
 """
 
 from __future__ import annotations
@@ -23,12 +32,14 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import structlog
 
 from monitor.config import ClusterConfig
 from monitor.shard import leases
 from monitor.shard.hashing import assign
+from monitor.store.base import Fence
 from monitor.store.postgres import PostgresStore
 
 log = structlog.get_logger("canary.shard")
@@ -62,41 +73,70 @@ class Coordinator:
         self.on_change = on_change
         self.on_error = on_error
         self.after_round = after_round
-        self.held: frozenset[str] = frozenset()
+        self.held: frozenset[str] = frozenset()  # as the daemon has applied it
+        self.allowed: frozenset[str] = frozenset()  # may be probed (with `deadline`)
+        self.epochs: dict[str, int] = {}  # fencing token of each allowed shard
         self.members: list[str] = []
         self.deadline = 0.0  # monotonic: the held leases are ours until then
+        self._failed = False  # the last round failed: the next one starts a recovery
+        self._contact_at: datetime | None = None  # database time of the last renewal
+        self._presume: tuple[datetime, float] | None = None  # (live at, until monotonic)
         self.rounds = 0
         self.instance = uuid.uuid4().hex  # this process, as opposed to another with our id
         self._task: asyncio.Task[None] | None = None
 
     def may_probe(self, shard: str) -> bool:
-        return shard in self.held and time.monotonic() < self.deadline
+        return shard in self.allowed and time.monotonic() < self.deadline
+
+    def fence(self, shard: str) -> Fence | None:
+        """The token a run of `shard` starting now carries; None if it may not run."""
+        if not self.may_probe(shard):
+            return None
+        return Fence(shard, self.me, self.epochs[shard])
 
     async def step(self) -> None:
         """One round (see the module docstring). Errors propagate after the local deadline
         has been enforced."""
         sent = time.monotonic()
         wanted: set[str] = set()
+        if self._failed and self._contact_at is not None and self._presume is None:
+            self._presume = (self._contact_at, sent + self.config.lease_ttl_s)
+        if self._presume is not None and sent >= self._presume[1]:
+            self._presume = None
+        since = None if self._presume is None else self._presume[0]
 
-        def choose(live: list[str]) -> set[str]:
-            owners = assign(self.shards(), live)
+        def choose(live: list[str], presumed: list[str]) -> set[str]:
+            owners = assign(self.shards(), {*live, *presumed})
             wanted.update(s for s, m in owners.items() if m == self.me)
             return wanted | self.held  # still held: renewed so their state can be saved
 
         try:
             async with self.store.connection(coordination=True) as conn:
-                live, renewed = await leases.renew(
-                    conn, self.me, self.config.lease_ttl_s, choose, instance=self.instance
+                renewal = await leases.renew(
+                    conn,
+                    self.me,
+                    self.config.lease_ttl_s,
+                    choose,
+                    instance=self.instance,
+                    live_since=since,
                 )
         except Exception:
+            self._failed = True
             if self.held and time.monotonic() >= self.deadline:
                 log.warning("shard.leases_expired", shards=len(self.held))
+                self.allowed = frozenset()
                 await self._set(frozenset())
             raise
-        self.deadline = sent + self.config.lease_ttl_s
-        self.members = live
-        self.rounds += 1
+        renewed = set(renewal.epochs)
         keep = frozenset(renewed & wanted)
+        # Before anything is awaited: a shard this round lost is never probed again.
+        self.allowed = keep
+        self.epochs = {s: renewal.epochs[s] for s in keep}
+        self.deadline = sent + self.config.lease_ttl_s
+        self._failed = False
+        self._contact_at = renewal.at
+        self.members = renewal.live
+        self.rounds += 1
         give_up = (self.held & renewed) - wanted
         lost = self.held - renewed  # taken while we were away: its new owner's state wins
         if lost:
@@ -110,6 +150,7 @@ class Coordinator:
             self.after_round()
 
     async def _set(self, held: frozenset[str]) -> None:
+        """Tell the daemon (which ends the runs of the shards leaving before it returns)."""
         gained, dropped = held - self.held, self.held - held
         await self.on_change(held)
         self.held = held
@@ -146,7 +187,7 @@ class Coordinator:
     async def leave(self) -> None:
         """Hand every lease back and drop the membership, so the others take over at their
         next heartbeat instead of at expiry (graceful shutdown, after the state is saved)."""
-        self.held = frozenset()
+        self.held = self.allowed = frozenset()
         self.deadline = 0.0
         async with self.store.connection(coordination=True) as conn:
             await leases.leave(conn, self.me, self.instance)

@@ -4,11 +4,17 @@ All expiry times come from the database's clock (`now()`, the transaction's star
 clocks never need to agree. `renew` runs the heartbeat and every lease renewal in one
 transaction: the member row and its leases then expire at the same instant, and a survivor that
 sees the member gone can take its shards in the same round.
+
+A lease's `epoch` is its fencing token: it grows by one at every change of owner and is never
+reset, because a released lease is expired in place rather than deleted. Every result write of
+a run carries the epoch the run started under (`monitor.store.Fence`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -30,6 +36,11 @@ _HEARTBEAT = (
     " RETURNING replica"
 )
 _LIVE = "SELECT replica FROM cluster_members WHERE expires_at > now() ORDER BY replica"
+# Members that were live at a given instant (our last renewal before a database outage).
+_LIVE_AT = (
+    "SELECT replica FROM cluster_members WHERE expires_at > %(since)s"
+    " AND replica <> %(me)s ORDER BY replica"
+)
 _FORGET = "DELETE FROM cluster_members WHERE expires_at < now() - make_interval(secs => %(forget)s)"
 # Take each shard whose lease is ours or has expired; renewing keeps `acquired_at` and `epoch`,
 # a change of owner bumps `epoch`. RETURNING lists exactly the leases we now hold.
@@ -42,7 +53,12 @@ _ACQUIRE = (
     "   THEN shard_leases.acquired_at ELSE now() END,"
     " epoch = shard_leases.epoch + CASE WHEN shard_leases.owner = excluded.owner THEN 0 ELSE 1 END"
     " WHERE shard_leases.owner = excluded.owner OR shard_leases.expires_at <= now()"
-    " RETURNING shard"
+    " RETURNING shard, epoch, now() AS at"
+)
+# Released leases stay as rows, expired, so that their epoch keeps counting.
+_EXPIRE = (
+    "UPDATE shard_leases SET expires_at = now()"
+    " WHERE owner = %s AND shard = ANY(%s::text[]) AND expires_at > now()"
 )
 
 
@@ -51,23 +67,38 @@ class ReplicaIdConflict(CanaryError):
     processes on one host without `cluster.replica_id`); this one takes no shard."""
 
 
+@dataclass(frozen=True, slots=True)
+class Renewal:
+    """One round's answer: the live members, those presumed live (see `renew`), the epoch
+    of every lease held now, and the database's time of the round."""
+
+    live: list[str]
+    presumed: list[str]
+    epochs: dict[str, int]
+    at: datetime | None
+
+
 async def renew(
     conn: psycopg.AsyncConnection[Any],
     me: str,
     ttl_s: float,
-    choose: Callable[[list[str]], Iterable[str]],
+    choose: Callable[[list[str], list[str]], Iterable[str]],
     *,
     instance: str,
-) -> tuple[list[str], set[str]]:
+    live_since: datetime | None = None,
+) -> Renewal:
     """Heartbeat, read the live members, and take or renew the leases of the shards
-    `choose(live)` names (those free, expired or ours). Returns (live members, shards held
-    now). One transaction, so the member row and the leases share one expiry instant.
+    `choose(live, presumed)` names (those free, expired or ours). `live_since` (after a
+    database outage): the members live at that instant are passed as `presumed`, so that the
+    first replica back does not take every shard before the others have reconnected. One
+    transaction, so the member row and the leases share one expiry instant.
     Raises `ReplicaIdConflict` if another live process (`instance`) holds the id `me`."""
     params: dict[str, Any] = {
         "me": me,
         "instance": instance,
         "ttl": ttl_s,
         "forget": FORGET_AFTER_S,
+        "since": live_since,
     }
     async with conn.transaction():
         cur = await conn.execute(_HEARTBEAT, params)
@@ -79,12 +110,23 @@ async def renew(
         await conn.execute(_FORGET, params)
         cur = await conn.execute(_LIVE)
         live = [_first(row) for row in await cur.fetchall()]
-        params["shards"] = sorted(set(choose(live)))
-        held: set[str] = set()
+        presumed: list[str] = []
+        if live_since is not None:
+            cur = await conn.execute(_LIVE_AT, params)
+            presumed = [_first(row) for row in await cur.fetchall()]
+        params["shards"] = sorted(set(choose(live, presumed)))
+        epochs: dict[str, int] = {}
+        at: datetime | None = None
         if params["shards"]:
             cur = await conn.execute(_ACQUIRE, params)
-            held = {_first(row) for row in await cur.fetchall()}
-    return live, held
+            for row in await cur.fetchall():
+                epochs[str(row["shard"])] = int(row["epoch"])
+                at = row["at"]
+        if at is None:
+            cur = await conn.execute("SELECT now() AS at")
+            row = await cur.fetchone()
+            at = row["at"] if row else None
+    return Renewal(live, presumed, epochs, at)
 
 
 async def members(conn: psycopg.AsyncConnection[Any]) -> list[str]:
@@ -94,12 +136,11 @@ async def members(conn: psycopg.AsyncConnection[Any]) -> list[str]:
 
 
 async def release(conn: psycopg.AsyncConnection[Any], me: str, shards: Iterable[str]) -> None:
-    """Give up leases at once (after saving their state), so the next owner need not wait."""
+    """Give up leases at once (after saving their state and ending their runs), so the next
+    owner need not wait: they expire now, and keep their epoch for the next owner to bump."""
     names = sorted(set(shards))
     if names:
-        await conn.execute(
-            "DELETE FROM shard_leases WHERE owner = %s AND shard = ANY(%s::text[])", (me, names)
-        )
+        await conn.execute(_EXPIRE, (me, names))
 
 
 async def leave(conn: psycopg.AsyncConnection[Any], me: str, instance: str) -> None:
@@ -111,7 +152,11 @@ async def leave(conn: psycopg.AsyncConnection[Any], me: str, instance: str) -> N
             (me, instance),
         )
         if await cur.fetchone() is not None:
-            await conn.execute("DELETE FROM shard_leases WHERE owner = %s", (me,))
+            await conn.execute(
+                "UPDATE shard_leases SET expires_at = now()"
+                " WHERE owner = %s AND expires_at > now()",
+                (me,),
+            )
 
 
 def _first(row: Any) -> str:

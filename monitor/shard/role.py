@@ -5,12 +5,18 @@ schedules, judges and exports only the shards it holds (Prometheus then sums rep
 double counting). On every change of the held set the role saves the state of the shards going
 away (under their lease), loads the state of those arriving, has the daemon rebuild its jobs,
 and restores the loaded state before any new job can run.
+
+Every run goes through `run(model, job)`, which gives it its fencing token (the store refuses
+its results once the lease has moved) and tracks it: before a shard leaves, its runs get
+`handover_grace_s` to finish and are then cancelled, so the lease is released only once no
+run of it is in flight, and no late result re-creates a series the hand-over removed.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextvars
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -20,6 +26,7 @@ from monitor.drift import DriftEngine
 from monitor.metrics import Metrics
 from monitor.shard import state
 from monitor.shard.coordinator import Coordinator, replica_id
+from monitor.store.base import current_fence
 from monitor.store.postgres import PostgresStore
 
 log = structlog.get_logger("canary.shard")
@@ -47,6 +54,9 @@ class ShardRole:
         self.reapply = reapply
         self.restored = restored  # after a takeover's state is restored: re-export its gauges
         self.held: frozenset[str] = frozenset()
+        # A shard's runs may finish this long after it was given up, then they are cancelled.
+        self.handover_grace_s = config.heartbeat_s / 2
+        self._runs: dict[str, set[asyncio.Task[Any]]] = {}
         self._dirty: set[str] = set()
         self._saving: asyncio.Task[None] | None = None
         self.coordinator = Coordinator(
@@ -69,6 +79,45 @@ class ShardRole:
 
     def start(self) -> None:
         self.coordinator.start()
+
+    async def run(self, model: str, job: Callable[[], Awaitable[object]]) -> None:
+        """Run `job` (one probe run of `model`) under the shard's fencing token, if it may
+        run now; tracked, so a hand-over can wait for it or cancel it."""
+        fence = self.coordinator.fence(model)
+        if fence is None:
+            return  # not held, or the lease lapsed (cut off from the database)
+        context = contextvars.copy_context()
+        context.run(current_fence.set, fence)
+        # The task copies `context`, so every write of the run (and of its gathered probes)
+        # sees the fence.
+        task = asyncio.get_running_loop().create_task(_call(job), context=context)
+        runs = self._runs.setdefault(model, set())
+        runs.add(task)
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError:  # the scheduler's drain: the run goes with it
+            task.cancel()
+            raise
+        finally:
+            runs.discard(task)
+            if not runs:
+                self._runs.pop(model, None)
+        if not task.cancelled():  # cancelled: a hand-over ended it, on purpose
+            task.result()
+
+    async def _end_runs(self, shards: frozenset[str]) -> None:
+        """Let the runs of `shards` finish within the grace, then cancel the rest and wait
+        for them: afterwards no run of these shards is in flight."""
+        tasks = {t for s in shards for t in self._runs.get(s, ())}
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=self.handover_grace_s)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+            self.metrics.handover_cancelled.inc(len(pending))
+            log.info("shard.runs_cancelled", runs=len(pending), shards=sorted(shards))
 
     async def stop(self) -> None:
         """After the last probe: save every held shard's state, then hand the leases back and
@@ -105,6 +154,7 @@ class ShardRole:
 
     async def _on_change(self, held: frozenset[str]) -> None:
         gained, lost = held - self.held, self.held - held
+        await self._end_runs(lost)  # before the save (their results count) and the release
         await self._save(lost)
         try:
             documents = await state.load(self.store, gained)
@@ -149,3 +199,7 @@ class ShardRole:
             "members": list(self.coordinator.members),
             "held": sorted(self.held),
         }
+
+
+async def _call(job: Callable[[], Awaitable[object]]) -> object:
+    return await job()

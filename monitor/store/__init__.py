@@ -6,7 +6,7 @@ default) or `postgresql://...` / `postgres://...` (N replicas sharing one databa
 
 from __future__ import annotations
 
-from monitor.store.base import ResultQuery, Store, StoreError
+from monitor.store.base import Fence, FencedOut, ResultQuery, Store, StoreError, current_fence
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -17,6 +17,7 @@ def open_store(
     retention_passed_days: float = 7.0,
     retention_failed_days: float = 90.0,
     pool_size: int = 4,
+    write_deadline_s: float = 30.0,
 ) -> Store:
     """A store for `url`; it is lazily initialised on first use."""
     if url.startswith("sqlite:///"):
@@ -35,8 +36,18 @@ def open_store(
             retention_passed_days=retention_passed_days,
             retention_failed_days=retention_failed_days,
             pool_size=pool_size,
+            write_deadline_s=write_deadline_s,
         )
     raise ValueError(f"unsupported store url scheme: {url.split(':', 1)[0]}")
 
 
-__all__ = ["POSTGRES_SCHEMES", "ResultQuery", "Store", "StoreError", "open_store"]
+__all__ = [
+    "POSTGRES_SCHEMES",
+    "Fence",
+    "FencedOut",
+    "ResultQuery",
+    "Store",
+    "StoreError",
+    "current_fence",
+    "open_store",
+]

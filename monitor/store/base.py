@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -14,6 +15,28 @@ class StoreError(CanaryError):
     disk, or a database written by a newer schema. The message names the path; the daemon
     treats it as fatal at start-up and as a failed write (logged and counted) afterwards.
     """
+
+
+class FencedOut(StoreError):
+    """A result write was refused by its fence: the shard's lease has moved to another owner
+    (or another term) since the run started, so the result is stale and must not be stored,
+    counted or fed to drift state."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """The lease a probe run started under (cluster mode): its shard, owner and epoch. The
+    epoch is the fencing token: it grows on every change of owner, so a write carrying an old
+    one is refused even if the same replica holds the shard again."""
+
+    shard: str
+    owner: str
+    epoch: int
+
+
+# Set by the cluster job wrapper for the duration of one run; `asyncio` copies it into the
+# run's tasks. A store that supports fencing writes a result only while this lease is current.
+current_fence: ContextVar[Fence | None] = ContextVar("canary_fence", default=None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,13 @@ drift state is a JSON document per key. Differences that follow from the engine:
   server's disk (and its synchronous standbys, if any), whatever the server's default says.
 - The pool opens lazily on first use, so building a store (config load, `canary validate`)
   connects to nothing. The schema is migrated under an advisory lock (`pg_schema`).
+- A write that fails for the connection's sake (the server restarted, so every idle pooled
+  connection is dead; the server is down for a while) is retried on another connection until
+  `write_deadline_s` has passed; the upsert by id makes a retry of a commit whose answer was
+  lost harmless. Each retry calls `on_write_retry` (a metric). Data errors are not retried.
+- In cluster mode a write carries the run's `Fence` (`base.current_fence`): it is stored only
+  while that lease (shard, owner, epoch) is current, checked in the same statement, else
+  `FencedOut` is raised and nothing is written.
 
 The DSN usually carries a password: messages name the store by `redacted(dsn)` only.
 """
@@ -18,9 +25,10 @@ The DSN usually carries a password: messages name the store by `redacted(dsn)` o
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -30,8 +38,9 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from monitor.logs import register_secret
 from monitor.store import filters
-from monitor.store.base import ResultQuery, StoreError
+from monitor.store.base import FencedOut, ResultQuery, StoreError, current_fence
 from monitor.store.codec import SUMMARY_FIELDS, dumps, result_to_record
 from monitor.store.pg_schema import apply_migrations
 from monitor.types import Outcome, Result
@@ -44,6 +53,17 @@ _UPSERT = (
     " ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "id")
 )
+# The same upsert, written only while the run's lease is current (the fencing check): a
+# replica paused past its lease, or whose shard moved while the run was in flight, writes
+# nothing. RETURNING tells the two apart.
+_FENCED_UPSERT = (
+    f"INSERT INTO results ({', '.join(_COLUMNS)})"
+    f" SELECT {', '.join('%s' for _ in _COLUMNS)} WHERE EXISTS (SELECT 1 FROM shard_leases"
+    " WHERE shard = %s AND owner = %s AND epoch = %s)"
+    " ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "id")
+    + " RETURNING id"
+)
 _SUMMARY_SELECT = f"SELECT {', '.join(SUMMARY_FIELDS)} FROM results"
 # A JSON `\u0000` escape not itself escaped (an even run of backslashes before it).
 _NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
@@ -51,6 +71,17 @@ OPEN_TIMEOUT_S = 10.0
 # How long a write waits for a free connection; generous, because a loop busy for seconds (a
 # reload of 10,000 series) makes waiters time out though no connection was ever short.
 CONNECTION_WAIT_S = 30.0
+# One attempt of a write waits this long for a connection before it is retried: after an
+# outage the pool may sit in its reconnect back-off; a new attempt makes it connect again.
+ATTEMPT_WAIT_S = 2.0
+# psycopg_pool backs off exponentially (1, 2, 4, 8 s ...) while the server is down, so a
+# reconnection could come up to twice the outage after the server is back. Giving up its own
+# attempts this soon lets the next request (a write retry, a heartbeat) connect at once.
+RECONNECT_TIMEOUT_S = 2.0
+# Between write attempts: short, then longer, never past the deadline.
+RETRY_DELAYS_S = (0.05, 0.1, 0.25, 0.5, 1.0)
+# The coordination pool's wait for a connection: a heartbeat must fail fast and try again.
+COORDINATION_WAIT_S = 2.0
 
 
 def redacted(dsn: str) -> str:
@@ -62,6 +93,35 @@ def redacted(dsn: str) -> str:
     user = f"{parts['user']}@" if parts.get("user") else ""
     port = f":{parts['port']}" if parts.get("port") else ""
     return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
+
+
+def dsn_problem(dsn: str) -> str | None:
+    """Why libpq cannot parse `dsn` (an unencoded `%` or `@` in the password, an unclosed
+    `[` around an IPv6 host), without echoing any of it; None if it parses."""
+    try:
+        conninfo_to_dict(dsn)
+    except psycopg.Error:
+        return (
+            "not a valid PostgreSQL URL: percent-encode reserved characters in the user and"
+            " password (`%` as %25, `@` as %40, `/` as %2F) and put an IPv6 host in"
+            " brackets ([::1])"
+        )
+    return None
+
+
+def dsn_password(dsn: str) -> str | None:
+    """The password in `dsn` (parsed, else as written between `user:` and `@`)."""
+    try:
+        password = conninfo_to_dict(dsn).get("password")
+    except psycopg.Error:
+        match = re.match(r"^[a-z]+://[^:@/]*:(.*)@", dsn)
+        password = match.group(1) if match else None
+    return None if password is None else str(password)
+
+
+def masked(dsn: str) -> str:
+    """`dsn` as written, its password masked (for messages about a DSN that does not parse)."""
+    return re.sub(r"^([a-z]+://[^:@/]*:).*@", r"\1********@", dsn)
 
 
 def to_jsonb(value: Any) -> Jsonb:
@@ -89,15 +149,19 @@ class PostgresStore:
         retention_failed_days: float,
         pool_size: int = 4,
         open_timeout_s: float = OPEN_TIMEOUT_S,
+        write_deadline_s: float = 30.0,
     ) -> None:
         if retention_passed_days <= 0 or retention_failed_days <= 0:
             raise ValueError("retention days must be > 0")
         self._dsn = dsn
         self.name = redacted(dsn)
+        register_secret(dsn_password(dsn))  # no log line, ours or psycopg's, shows it
         self.retention_passed_days = retention_passed_days
         self.retention_failed_days = retention_failed_days
         self.pool_size = pool_size
         self.open_timeout_s = open_timeout_s
+        self.write_deadline_s = write_deadline_s
+        self.on_write_retry: Callable[[], None] | None = None
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
         self._coordination: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
         self._opening = asyncio.Lock()
@@ -109,7 +173,9 @@ class PostgresStore:
     # -- the Store protocol ---------------------------------------------------------------
 
     async def write(self, result: Result) -> None:
-        """Insert `result` (replacing the same id) and return once it is committed."""
+        """Insert `result` (replacing the same id) and return once it is committed; retried
+        on a fresh connection until `write_deadline_s`. Raises `FencedOut` if the run's fence
+        (if any) is no longer the shard's current lease."""
         record = result_to_record(result)
         row: list[Any] = [record[c] for c in SUMMARY_FIELDS]
         row[SUMMARY_FIELDS.index("failed_detectors")] = list(record["failed_detectors"])
@@ -119,8 +185,35 @@ class PostgresStore:
             None if record["reply"] is None else to_jsonb(record["reply"]),
             to_jsonb(record["checks"]),
         ]
-        async with self.connection() as conn:
-            await conn.execute(_UPSERT, row)
+        fence = current_fence.get()
+        if fence is None:
+            await self._write_retrying(_UPSERT, row)
+        elif not await self._write_retrying(
+            _FENCED_UPSERT, [*row, fence.shard, fence.owner, fence.epoch]
+        ):
+            raise FencedOut(
+                f"{self.name}: result of {fence.shard!r} refused: the lease (epoch"
+                f" {fence.epoch}) is no longer held by {fence.owner!r}"
+            )
+
+    async def _write_retrying(self, sql: str, row: list[Any]) -> bool:
+        """Run one write statement, retrying connection failures until the deadline; returns
+        whether a row was written (RETURNING) or, without RETURNING, True."""
+        deadline = time.monotonic() + self.write_deadline_s
+        for attempt in itertools.count():
+            remaining = deadline - time.monotonic()
+            try:
+                async with self.connection(wait_s=max(0.1, min(ATTEMPT_WAIT_S, remaining))) as c:
+                    cur = await c.execute(sql, row)
+                    return cur.description is None or await cur.fetchone() is not None
+            except StoreError as exc:
+                if not _retriable(exc.__cause__) or time.monotonic() >= deadline:
+                    raise
+            if self.on_write_retry is not None:
+                self.on_write_retry()
+            delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]
+            await asyncio.sleep(max(0.0, min(delay, deadline - time.monotonic())))
+        raise AssertionError("unreachable")  # itertools.count() never ends
 
     async def get(self, result_id: str) -> dict[str, Any] | None:
         async with self.connection() as conn:
@@ -202,17 +295,19 @@ class PostgresStore:
 
     @asynccontextmanager
     async def connection(
-        self, *, coordination: bool = False
+        self, *, coordination: bool = False, wait_s: float | None = None
     ) -> AsyncIterator[psycopg.AsyncConnection[dict[str, Any]]]:
         """A pooled autocommit connection with dict rows; psycopg errors become `StoreError`
         naming the store (never its password). `coordination`: from a separate pool of two
         (cluster heartbeats, leases, shard state), so a burst of result writes never delays a
-        lease renewal past its expiry."""
+        lease renewal past its expiry, and whose waits are short (`COORDINATION_WAIT_S`).
+        `wait_s`: how long to wait for a free connection (default `CONNECTION_WAIT_S`)."""
         pool = await self._open()
         if coordination:
             pool = await self._open_coordination()
+            wait_s = COORDINATION_WAIT_S if wait_s is None else wait_s
         try:
-            async with pool.connection() as conn:
+            async with pool.connection(timeout=wait_s) as conn:
                 yield conn
         except (psycopg.Error, PoolTimeout) as exc:
             raise StoreError(f"{self.name}: {self._describe(exc)}") from exc
@@ -251,6 +346,7 @@ class PostgresStore:
             open=False,
             name="canary-store",
             timeout=CONNECTION_WAIT_S,
+            reconnect_timeout=RECONNECT_TIMEOUT_S,
         )
         started = time.monotonic()
         try:
@@ -281,6 +377,22 @@ class PostgresStore:
         if password:
             text = text.replace(str(password), "********")
         return text.splitlines()[0] if isinstance(exc, PoolTimeout) else text
+
+
+# SQLSTATEs of a server going away: admin shutdown (a restart), crash shutdown, starting up.
+_GONE = frozenset({"57P01", "57P02", "57P03"})
+
+
+def _retriable(exc: BaseException | None) -> bool:
+    """A failure of the connection, not of the statement: no connection came (PoolTimeout),
+    the connection was lost or refused (no SQLSTATE, or class 08), or the server is shutting
+    down or starting up. A full disk or a bad row is not retried: it would fail again."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = exc.sqlstate
+    return state is None or state.startswith("08") or state in _GONE
 
 
 async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:

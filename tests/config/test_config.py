@@ -120,6 +120,16 @@ CASES = [
         "invalid-store-url-file.yaml:2: store.url_file: cannot read no-such-dsn: No such file or directory (`canary validate --no-secrets` checks the rest without it)",
     ),
     (
+        "invalid-store-dsn-percent.yaml",
+        "invalid-store-dsn-percent.yaml:2: store.url: not a valid PostgreSQL URL: percent-encode reserved characters in the user and password (`%` as %25, `@` as %40, `/` as %2F) and put an IPv6 host in brackets ([::1])"
+        " (postgresql://canary:********@db:5432/canary)",
+    ),
+    (
+        "invalid-store-dsn-ipv6.yaml",
+        "invalid-store-dsn-ipv6.yaml:2: store.url: not a valid PostgreSQL URL: percent-encode reserved characters in the user and password (`%` as %25, `@` as %40, `/` as %2F) and put an IPv6 host in brackets ([::1])"
+        " (postgresql://canary:********@[::1/canary)",
+    ),
+    (
         "invalid-store-url-and-file.yaml",
         "invalid-store-url-and-file.yaml:1: store: set `url` or `url_file`, not both",
     ),
