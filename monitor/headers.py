@@ -25,12 +25,10 @@ def check_header_name(name: str) -> None:
 def check_header_value(value: str, source: str) -> None:
     """ValueError naming `source` unless `value` can be sent as a header value as it is."""
     if value and not _VALUE.fullmatch(value):
-        bad = next((c for c in value if not ("\x20" <= c <= "\x7e" or c == "\t")), None)
+        bad = next((c for c in value if not ("\x20" <= c <= "\x7e" or c >= "\x80")), None)
         what = f"U+{ord(bad):04X}" if bad is not None else "leading or trailing white space"
-        raise ValueError(
-            f"{source} cannot be sent in an HTTP header: it holds {what}"
-            " (a trailing newline from `echo` or a here-string?)"
-        )
+        hint = " (a trailing newline, as `echo` writes?)" if value[-1] in "\r\n" else ""
+        raise ValueError(f"{source} cannot be sent in an HTTP header: it holds {what}{hint}")
 
 
 def _describe(name: str) -> str:

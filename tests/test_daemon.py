@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -211,3 +212,53 @@ async def test_timeout_rebuilds_the_target_client(daemon: Daemon, fleet: SimFlee
     assert before in daemon._closing
     await daemon._close_retired_clients(everything=True)
     assert before.is_closed
+
+
+async def test_reload_with_non_finite_interval_is_refused_whole(daemon: Daemon) -> None:
+    """`interval_s: .inf` on reload is a located error, not a 500 that half-applies: the
+    interval gauge keeps the running value and the reload-success gauge reads 0."""
+    labels = {"platform": "anthropic-api", "pool": "default", "model": "sim", "suite": "core"}
+    before = daemon.registry.get_sample_value("canary_probe_interval_seconds", labels)
+    assert before is not None and before > 0
+    good = daemon.config_path.read_text()
+    daemon.config_path.write_text(good.replace("interval_s: 1,", "interval_s: .inf,"))
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{daemon.server_port}") as client:
+        response = await client.post("/-/reload")
+    assert response.status_code == 500
+    assert "interval_s: must be a finite number" in response.json()["error"]
+    assert daemon.registry.get_sample_value("canary_config_last_reload_successful") == 0
+    assert daemon.registry.get_sample_value("canary_probe_interval_seconds", labels) == before
+
+
+async def test_reload_failing_while_applying_keeps_the_running_config(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any failure while a valid config is applied puts the running one back, sets the
+    reload-success gauge to 0 and says so; the next good reload works."""
+    from structlog.testing import capture_logs
+
+    jobs_before = daemon.scheduler.keys
+    good = daemon.config_path.read_text()
+    daemon.config_path.write_text(good.replace("interval_s: 1,", "interval_s: 2,"))
+    real_sync = daemon.scheduler.sync
+    calls = 0
+
+    def sync_failing_once(specs: Any) -> None:  # a fault injected into one apply
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("injected")
+        real_sync(specs)
+
+    monkeypatch.setattr(daemon.scheduler, "sync", sync_failing_once)
+    with capture_logs() as logs:
+        ok, message = await daemon.reload()
+    assert not ok and "the running config is kept" in message
+    assert [e["error_type"] for e in logs if e["event"] == "config.reload_failed"] == [
+        "RuntimeError"
+    ]
+    assert daemon.registry.get_sample_value("canary_config_last_reload_successful") == 0
+    assert daemon.scheduler.keys == jobs_before
+    assert daemon.loaded is not None and daemon.loaded.bindings[0][0].interval_s == 1
+    assert (await daemon.reload()) == (True, "reloaded")
+    assert daemon.registry.get_sample_value("canary_config_last_reload_successful") == 1

@@ -34,30 +34,32 @@ class _Layer:
         if coding in ("gzip", "x-gzip"):
             self._wbits = zlib.MAX_WBITS | 16
         elif coding == "deflate":
-            self._wbits = zlib.MAX_WBITS  # zlib-wrapped, as RFC 9110 says; raw is tried after
+            self._wbits = 0  # zlib-wrapped (RFC 9110) or raw: told by the first two bytes
         else:
             raise ProviderProtocolError(f"unsupported Content-Encoding {coding!r}")
         self.coding = coding
         self._cap = cap
         self._produced = 0
-        self._started = False
-        self._inflater = zlib.decompressobj(self._wbits)
+        self._head = b""
+        self._inflater = zlib.decompressobj(self._wbits or zlib.MAX_WBITS)
 
     def feed(self, data: bytes) -> Iterator[bytes]:
+        if self._wbits == 0:  # `deflate`: wait for the two bytes that tell zlib from raw
+            self._head += data
+            if len(self._head) < 2:
+                return
+            data, self._head = self._head, b""
+            cmf, flg = data[0], data[1]
+            wrapped = cmf & 0x0F == 8 and (cmf * 256 + flg) % 31 == 0  # RFC 1950 header
+            self._wbits = zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS  # many send it raw
+            self._inflater = zlib.decompressobj(self._wbits)
         while data:
             try:
                 out = self._inflater.decompress(data, SLICE_BYTES)
             except zlib.error as exc:
-                if self.coding == "deflate" and not self._started:
-                    # Many servers send raw deflate under `deflate`: start over without header.
-                    self._wbits = -zlib.MAX_WBITS
-                    self._inflater = zlib.decompressobj(self._wbits)
-                    self._started = True
-                    continue
                 raise ProviderProtocolError(
                     f"response body could not be decoded ({self.coding}): {exc}"
                 ) from None
-            self._started = True
             self._produced += len(out)
             if self._produced > self._cap:
                 raise ProviderProtocolError(
@@ -73,6 +75,8 @@ class _Layer:
                 data = self._inflater.unconsumed_tail
 
     def finish(self) -> Iterator[bytes]:
+        if self._head:  # a one-byte `deflate` body: nothing a decoder can make of it
+            raise ProviderProtocolError(f"response body could not be decoded ({self.coding})")
         out = self._inflater.flush()
         self._produced += len(out)
         if self._produced > self._cap:

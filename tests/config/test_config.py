@@ -14,6 +14,20 @@ from monitor.validate import validate_files
 TESTDATA = Path(__file__).parent / "testdata"
 
 CASES = [
+    ("invalid-interval-inf.yaml", "invalid-interval-inf.yaml:8: suites[0].interval_s: must be a finite number"),
+    ("invalid-interval-huge.yaml", "invalid-interval-huge.yaml:8: suites[0].interval_s: must be <= 86400"),
+    ("invalid-budget-inf.yaml", "invalid-budget-inf.yaml:2: drift.false_pages_per_week: must be a finite number"),
+    ("invalid-budget-tiny.yaml", "invalid-budget-tiny.yaml:2: drift.false_pages_per_week: must be >= 0.001"),
+    ("invalid-recovery-inf.yaml", "invalid-recovery-inf.yaml:2: drift.recovery_s: must be a finite number"),
+    ("invalid-tolerance-nan.yaml", "invalid-tolerance-nan.yaml:2: drift.tolerance: must be a finite number"),
+    ("invalid-cutover-huge.yaml", "invalid-cutover-huge.yaml:8: suites[0].context_cutover_tokens: must be an integer"),
+    ("invalid-header-name.yaml", "invalid-header-name.yaml:6: targets[0].headers: header name 'X Bad Name' is not an HTTP token"),
+    (
+        "invalid-header-crlf.yaml",
+        "invalid-header-crlf.yaml:6: targets[0].headers: the value of header X-Tenant cannot be sent in an HTTP header: it holds U+000D",
+    ),
+    ("invalid-keep-header.yaml", "invalid-keep-header.yaml:6: targets[0].keep_headers: header name 'bad header' is not an HTTP token"),
+    ("invalid-yaml-nodes.yaml", "invalid-yaml-nodes.yaml: invalid YAML: more than 20000 nodes"),
     (
         "invalid-platform-field.yaml",
         "invalid-platform-field.yaml:2: targets[0]: `region` applies only to api bedrock_*, not openai_chat",
