@@ -44,7 +44,8 @@ from monitor.daemon import DRIFT_STATE_KEY, suite_detectors
 from monitor.detectors import run_detectors
 from monitor.drift import DriftEngine
 from monitor.metrics import Metrics, TargetInfo
-from monitor.pacing import plan
+from monitor.pacing import drift_plan
+from monitor.plan import make_plan
 from monitor.probes import Probe, ProbeSuite
 from monitor.runner import Runner, request_record
 from monitor.store.sqlite import SQLiteStore
@@ -186,7 +187,7 @@ async def soak(
     )
     metrics = Metrics(CollectorRegistry())
     drift = DriftEngine(config=loaded.config.drift)
-    jobs, plans = plan(loaded, suite_detectors)
+    jobs, plans = drift_plan(make_plan(loaded), suite_detectors)
     metrics.configure(
         [TargetInfo(t.platform, t.pool, t.model, t.api) for t in loaded.config.targets],
         {job.labels: job.interval_s for job in jobs},

@@ -25,12 +25,13 @@ from monitor.drift import DriftEngine
 from monitor.errors import ConfigError
 from monitor.expectation import Expectation
 from monitor.metrics import Metrics, SeriesKey, TargetInfo
-from monitor.pacing import Job, Pacer, plan
+from monitor.pacing import Job, Pacer, drift_plan
+from monitor.plan import Plan, SuiteOptions, make_plan
 from monitor.probes import ProbeSuite
 from monitor.providers.http import build_client, keepalive_for
-from monitor.runner import DriftEvent, Runner, SuiteOptions
+from monitor.runner import DriftEvent, Runner
 from monitor.scheduler import JobSpec, ProbeScheduler
-from monitor.servable import Skipped, servable, streams
+from monitor.servable import Skipped
 from monitor.store import POSTGRES_SCHEMES, Store, open_store
 from monitor.webauth import WebConfigWatcher
 
@@ -64,11 +65,6 @@ def detectors_for(expect: Expectation) -> list[str]:
     if expect.finish_reason is not None:
         names.append("finish_reason")
     return names
-
-
-def _models(loaded: LoadedConfig) -> set[str]:
-    """The shards of a config: every model some suite probes."""
-    return {t.model for binding, _ in loaded.bindings for t in loaded.targets_for(binding)}
 
 
 def start_only_changes(old: LoadedConfig, new: LoadedConfig) -> list[str]:
@@ -114,6 +110,7 @@ class Daemon:
         self.registry = registry or CollectorRegistry()
         self.metrics = Metrics(self.registry)
         self.loaded: LoadedConfig | None = None
+        self.plan: Plan | None = None  # of the config running now
         self.store: Store | None = None
         self.drift: DriftEngine | None = None
         self.runner: Runner | None = None
@@ -271,27 +268,22 @@ class Daemon:
         self._started = True
         log.info("daemon.started", port=self.server_port, targets=len(loaded.config.targets))
 
-    def _servable(self, loaded: LoadedConfig) -> dict[tuple[str, str], ProbeSuite | None]:
-        """(target, suite) -> the probes the target can serve; the skipped ones are logged
-        once per (re)load and kept in `self.skipped` for the targets API and metrics, and each
-        target's bindings in `self._bound`."""
-        runnable: dict[tuple[str, str], ProbeSuite | None] = {}
+    def _note_plan(self, plan: Plan) -> None:
+        """Keep each target's bindings and skipped probes (targets API, metrics) and log the
+        skipped ones once per (re)load."""
         self._bound, self.skipped = {}, {}
-        for binding, suite in loaded.bindings:
-            for target in loaded.targets_for(binding):
-                kept, skipped = servable(target, binding, suite)
-                runnable[target.name, suite.suite] = kept
-                self._bound.setdefault(target.name, []).append((suite.suite, binding.interval_s))
-                for skip in skipped:
-                    self.skipped.setdefault(target.name, []).append((suite.suite, skip))
-                    log.warning(
-                        "probe.skipped",
-                        target=target.name,
-                        suite=suite.suite,
-                        probe=skip.probe,
-                        capability=skip.capability,
-                    )
-        return runnable
+        for planned in plan.suites:
+            name, suite = planned.target.name, planned.whole.suite
+            self._bound.setdefault(name, []).append((suite, planned.interval_s))
+            for skip in planned.skipped:
+                self.skipped.setdefault(name, []).append((suite, skip))
+                log.warning(
+                    "probe.skipped",
+                    target=name,
+                    suite=suite,
+                    probe=skip.probe,
+                    capability=skip.capability,
+                )
 
     def _web_config(self, loaded: LoadedConfig) -> WebConfigWatcher | None:
         """The web config (TLS, auth) to serve with, loaded now: a broken one stops the start."""
@@ -314,38 +306,27 @@ class Daemon:
             if still != target:
                 del self._clients[name]
                 self._closing[client] = time.monotonic() + target.timeout_s
-        runnable = self._servable(loaded)
-        self.jobs, plans = plan(loaded, suite_detectors, lambda t, b, s: runnable[t.name, s.suite])
+        plan = self.plan = make_plan(loaded)
+        self._note_plan(plan)
+        self.jobs, plans = drift_plan(plan, suite_detectors)
         fleet_series = len(plans)  # the false-page budget is the fleet's, whoever probes
         if self.shard_role is not None:  # cluster mode: only the shards (models) held
             self.jobs = [j for j in self.jobs if self._mine(j.labels.model)]
             plans = [p for p in plans if self._mine(p.series[2])]
         series: dict[SeriesKey, float] = {job.labels: job.interval_s for job in self.jobs}
         detector_pairs = [(job.labels, sid[4]) for job in self.jobs for sid in job.series]
-        specs: list[JobSpec] = []
-        for binding, whole in loaded.bindings:
-            for target in loaded.targets_for(binding):
-                suite = runnable[target.name, whole.suite]
-                if suite is None or not self._mine(target.model):
-                    continue
-                options = SuiteOptions(
-                    binding.context_cutover_tokens, binding.burst, binding.stream
-                )
-                specs.append(
-                    JobSpec(
-                        key=f"{target.name}/{suite.suite}",
-                        interval_s=binding.interval_s,
-                        run=self._job(target, suite, options),
-                        fingerprint=f"{suite.version}:{binding.model_dump_json()}:{target.model_dump_json()}",
-                    )
-                )
-        streamed = [
-            SeriesKey(t.platform, t.pool, t.model, suite.suite)
-            for binding, suite in loaded.bindings
-            if streams(binding, suite)
-            for t in loaded.targets_for(binding)
-            if runnable.get((t.name, suite.suite)) is not None
+        mine = [p for p in plan.runnable() if self._mine(p.target.model)]
+        specs = [
+            JobSpec(
+                key=p.key,
+                interval_s=p.interval_s,
+                run=self._job(p.target, p.runnable, p.options),
+                fingerprint=f"{p.whole.version}:{p.binding.model_dump_json()}:{p.target.model_dump_json()}",
+            )
+            for p in mine
+            if p.runnable is not None
         ]
+        streamed = [p.labels for p in plan.runnable() if p.streamed]
         self.metrics.configure(
             [
                 TargetInfo(t.platform, t.pool, t.model, t.api)
@@ -403,7 +384,7 @@ class Daemon:
             self.store,
             loaded.config.cluster,
             self.metrics,
-            shards=lambda: _models(self.loaded or loaded),  # the reloaded config's
+            shards=lambda: (self.plan or make_plan(loaded)).models(),  # noqa: PLW0108 (late: the reloaded plan's)
             engine=lambda: self.drift,
             reapply=lambda: self._apply(self.loaded or loaded, reload=False),
             restored=lambda: self._refresh_drift_gauges(restored=True),

@@ -12,6 +12,7 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -19,9 +20,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from monitor.config import load_config
 from monitor.metrics import Metrics
+from monitor.plan import PlannedSuite, make_plan
+from monitor.probes import Probe
 from monitor.providers.http import build_client
-from monitor.runner import execute_probe
-from monitor.servable import Skipped, servable
+from monitor.runner import burst, execute_probe
+from monitor.servable import Skipped
 from monitor.store.codec import result_to_record
 from monitor.types import Outcome, Result
 
@@ -38,15 +41,8 @@ async def run_once(
     out: TextIO | None = None,
 ) -> int:
     out = out or sys.stdout
-    loaded = load_config(config_path)
-    pairs = [
-        (target, binding, suite)
-        for binding, suite in loaded.bindings
-        if suite_name in (None, suite.suite)
-        for target in loaded.targets_for(binding)
-        if target_name in (None, target.name)
-    ]
-    if not pairs:
+    planned = make_plan(load_config(config_path)).select(target_name, suite_name)
+    if not planned:
         print(
             f"no (target, suite) pair matches --target {target_name} --suite {suite_name}",
             file=sys.stderr,
@@ -56,26 +52,15 @@ async def run_once(
     metrics = Metrics(registry)
     results: list[Result] = []
     run_id = uuid.uuid4().hex
-    for target, binding, whole in pairs:
-        suite, skipped = servable(target, binding, whole)
-        for skip in skipped:
-            _print_skipped(target.name, whole.suite, skip, out, as_json=as_json)
-        if suite is None:
+    for entry in planned:
+        for skip in entry.skipped:
+            _print_skipped(entry.target.name, entry.whole.suite, skip, out, as_json=as_json)
+        if entry.runnable is None:
             continue
-        async with build_client(target) as client:
-            for probe in suite.probes:
-                result = await execute_probe(
-                    client,
-                    target,
-                    suite,
-                    probe,
-                    run_id,
-                    cutover_tokens=binding.context_cutover_tokens,
-                    stream=binding.stream,
-                )
-                metrics.observe(result, time.time())
-                results.append(result)
-                _print_result(result, out, debug=debug, as_json=as_json)
+        for result in await _run_suite(entry, run_id):
+            metrics.observe(result, time.time())
+            results.append(result)
+            _print_result(result, out, debug=debug, as_json=as_json)
     if debug:
         print("\n# metrics this run would export", file=out)
         for line in generate_latest(registry).decode().splitlines():
@@ -85,6 +70,32 @@ async def run_once(
     if not as_json:
         print(f"\n{len(results) - len(failed)}/{len(results)} probes passed", file=out)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+async def _run_suite(entry: PlannedSuite, run_id: str) -> list[Result]:
+    """Every probe of a planned suite in order, as the daemon runs it (`burst` included)."""
+    target, suite, options = entry.target, entry.runnable, entry.options
+    assert suite is not None
+    results: list[Result] = []
+    async with build_client(target) as client:
+        for probe in suite.probes:
+
+            def execute(probe: Probe = probe) -> Awaitable[Result]:
+                return execute_probe(
+                    client,
+                    target,
+                    suite,
+                    probe,
+                    run_id,
+                    cutover_tokens=options.cutover_tokens,
+                    stream=options.stream,
+                )
+
+            if options.burst > 0:
+                results += await burst(execute, options.burst)
+            else:
+                results.append(await execute())
+    return results
 
 
 def _print_skipped(target: str, suite: str, skip: Skipped, out: TextIO, *, as_json: bool) -> None:

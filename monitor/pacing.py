@@ -15,9 +15,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from monitor.config import AdaptiveConfig, LoadedConfig, SuiteBinding, Target
+from monitor.config import AdaptiveConfig
 from monitor.drift import ANY_CHECK, PROBE_ERROR, DriftEngine, SeriesId, SeriesPlan
 from monitor.metrics import SeriesKey
+from monitor.plan import Plan, PlannedSuite
 from monitor.probes import ProbeSuite
 
 
@@ -33,59 +34,55 @@ class Job:
     series: tuple[SeriesId, ...]
 
 
-def plan(
-    loaded: LoadedConfig,
-    detectors: Callable[[ProbeSuite], dict[str, int]],
-    runnable: Callable[[Target, SuiteBinding, ProbeSuite], ProbeSuite | None] | None = None,
+def drift_plan(
+    plan: Plan, detectors: Callable[[ProbeSuite], dict[str, int]]
 ) -> tuple[list[Job], list[SeriesPlan]]:
-    """Every job and every drift series of a config, with observation rates and versions;
-    `detectors(suite)` counts the probes of a suite that report each detector, and
-    `runnable(target, binding, suite)` is the part of a suite a target can serve (None: none;
-    unset: all of it)."""
-    adaptive = loaded.config.drift.adaptive
+    """Every job and every drift series of a plan, with observation rates and versions;
+    `detectors(suite)` counts the probes of a suite that report each detector. Only the
+    probes a target can serve make series."""
+    adaptive = plan.loaded.config.drift.adaptive
     jobs: list[Job] = []
     plans: list[SeriesPlan] = []
-    for binding, whole in loaded.bindings:
-        for target in loaded.targets_for(binding):
-            suite = whole if runnable is None else runnable(target, binding, whole)
-            if suite is None:
-                continue
-            per_run = detectors(suite)
-            probes = len(suite.probes)
-            if binding.burst > 0:  # each probe alone plus `burst` copies, the copies compared
-                per_run = {name: count * (1 + binding.burst) for name, count in per_run.items()}
-                per_run["load_consistency"] = probes * binding.burst
-                probes *= 1 + binding.burst
-            names = {**per_run}
-            if len(per_run) >= 2:
-                names[ANY_CHECK] = probes
-            names[PROBE_ERROR] = probes
-            key = SeriesKey(target.platform, target.pool, target.model, suite.suite)
-            version = f"{suite.version}:{target.wire_model}"
-            fast_s = min(adaptive.fast_interval_s, binding.interval_s)
-            series = []
-            for name, count in names.items():
-                sid: SeriesId = (*key.labels(), name)
-                series.append(sid)
-                plans.append(
-                    SeriesPlan(
-                        sid,
-                        count / binding.interval_s,
-                        count / fast_s if adaptive.enabled else 0.0,
-                        version,
-                    )
-                )
-            jobs.append(
-                Job(
-                    f"{target.name}/{suite.suite}",
-                    target.platform,
-                    key,
-                    binding.interval_s,
-                    probes,
-                    tuple(series),
-                )
-            )
+    for planned in plan.runnable():
+        job, series = _job(planned, adaptive, detectors)
+        jobs.append(job)
+        plans.extend(series)
     return jobs, plans
+
+
+def _job(
+    planned: PlannedSuite,
+    adaptive: AdaptiveConfig,
+    detectors: Callable[[ProbeSuite], dict[str, int]],
+) -> tuple[Job, list[SeriesPlan]]:
+    """One planned suite's job and its drift series (one per detector, `any`, errors)."""
+    target, binding, suite = planned.target, planned.binding, planned.runnable
+    assert suite is not None
+    per_run = detectors(suite)
+    probes = len(suite.probes)
+    if binding.burst > 0:  # each probe alone plus `burst` copies, the copies compared
+        per_run = {name: count * (1 + binding.burst) for name, count in per_run.items()}
+        per_run["load_consistency"] = probes * binding.burst
+        probes *= 1 + binding.burst
+    names = {**per_run}
+    if len(per_run) >= 2:
+        names[ANY_CHECK] = probes
+    names[PROBE_ERROR] = probes
+    key = planned.labels
+    version = f"{suite.version}:{target.wire_model}"
+    fast_s = min(adaptive.fast_interval_s, binding.interval_s)
+    plans = [
+        SeriesPlan(
+            (*key.labels(), name),
+            count / binding.interval_s,
+            count / fast_s if adaptive.enabled else 0.0,
+            version,
+        )
+        for name, count in names.items()
+    ]
+    series: tuple[SeriesId, ...] = tuple(p.series for p in plans)
+    job = Job(planned.key, target.platform, key, binding.interval_s, probes, series)
+    return job, plans
 
 
 class Pacer:

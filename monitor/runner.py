@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -30,6 +30,7 @@ from monitor.errors import (
 )
 from monitor.expectation import Expectation
 from monitor.metrics import Metrics
+from monitor.plan import SuiteOptions
 from monitor.probes import Probe, ProbeSuite
 from monitor.providers import sender
 from monitor.providers.redaction import redact
@@ -92,15 +93,7 @@ def affinity_key(target: Target, suite: ProbeSuite, probe: Probe) -> str:
     return uuid.uuid4().hex
 
 
-@dataclass(frozen=True, slots=True)
-class SuiteOptions:
-    """How a binding runs its suite: the context cut-over for padded probes, the burst size,
-    and whether to stream (None: as each probe says)."""
-
-    cutover_tokens: int | None = None
-    burst: int = 0
-    stream: bool | None = None
-
+DEFAULT_OPTIONS = SuiteOptions()  # each probe as its file says, no burst
 
 # Detectors run at about 7 MB/s per core: a reply past this many characters (about 5 ms of
 # checking) is judged in a worker thread, so that a 4 MB reply from one hostile target does not
@@ -156,6 +149,20 @@ async def execute_probe(
         reply=reply,
         **common,
     )
+
+
+async def burst(execute: Callable[[], Awaitable[Result]], copies: int) -> list[Result]:
+    """One run alone, then `copies` runs at once, each copy's reply compared with the lone
+    one (`load_consistency`): a fault that shows only under concurrent load (a kernel chosen
+    by batch size) makes the copies disagree with the lone reply."""
+    alone = await execute()
+    results = [alone]
+    for copy in await asyncio.gather(*(execute() for _ in range(copies))):
+        compared = copy
+        if alone.reply is not None and copy.reply is not None:
+            compared = with_check(copy, load_consistency.compare(alone.reply, copy.reply))
+        results.append(compared)
+    return results
 
 
 def with_check(result: Result, check: Check) -> Result:
@@ -218,7 +225,7 @@ class Runner:
         return limit
 
     async def run_suite(
-        self, target: Target, suite: ProbeSuite, options: SuiteOptions = SuiteOptions()
+        self, target: Target, suite: ProbeSuite, options: SuiteOptions = DEFAULT_OPTIONS
     ) -> list[Result]:
         """Every probe of `suite` on `target`, at most `target.concurrency` at a time."""
         run_id = uuid.uuid4().hex
@@ -236,7 +243,7 @@ class Runner:
         suite: ProbeSuite,
         probe: Probe,
         run_id: str,
-        options: SuiteOptions = SuiteOptions(),
+        options: SuiteOptions = DEFAULT_OPTIONS,
     ) -> Result:
         result = await self._execute(target, suite, probe, run_id, options)
         await self._finish(target, suite, probe, result)
@@ -246,16 +253,9 @@ class Runner:
         self, target: Target, suite: ProbeSuite, probe: Probe, run_id: str, options: SuiteOptions
     ) -> list[Result]:
         """The probe alone, then `burst` copies at once, each copy compared with the lone reply."""
-        alone = await self._execute(target, suite, probe, run_id, options)
-        copies = await asyncio.gather(
-            *(self._execute(target, suite, probe, run_id, options) for _ in range(options.burst))
+        results = await burst(
+            lambda: self._execute(target, suite, probe, run_id, options), options.burst
         )
-        results = [alone]
-        for copy in copies:
-            compared = copy
-            if alone.reply is not None and copy.reply is not None:
-                compared = with_check(copy, load_consistency.compare(alone.reply, copy.reply))
-            results.append(compared)
         for result in results:
             await self._finish(target, suite, probe, result)
         return results

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from monitor.config import LoadedConfig, load_config
 from monitor.errors import ConfigError, ConfigProblem
+from monitor.plan import make_plan
 from monitor.probes import load_suite
-from monitor.servable import servable
 from monitor.webconfig import WEB_CONFIG_KEYS, load_web_config
 from monitor.yamlsource import format_path, load_document
 
@@ -62,8 +62,8 @@ def _unchecked_notes(path: Path, loaded: LoadedConfig) -> list[str]:
 
 def _skip_notes(path: Path, loaded: LoadedConfig) -> list[str]:
     return [
-        f"{path}: note: {target.name} skips {suite.suite}/{skip.probe}: {skip.reason}"
-        for binding, suite in loaded.bindings
-        for target in loaded.targets_for(binding)
-        for skip in servable(target, binding, suite)[1]
+        f"{path}: note: {planned.target.name} skips {planned.whole.suite}/{skip.probe}:"
+        f" {skip.reason}"
+        for planned in make_plan(loaded).suites
+        for skip in planned.skipped
     ]
