@@ -16,22 +16,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import structlog
 from prometheus_client import CollectorRegistry
 
+from monitor.clients import ClientPool
 from monitor.config import LoadedConfig, Target, load_config
 from monitor.drift import DriftEngine
 from monitor.errors import ConfigError
 from monitor.expectation import Expectation
 from monitor.metrics import Metrics, SeriesKey, TargetInfo
 from monitor.pacing import Job, Pacer, drift_plan
-from monitor.plan import Plan, SuiteOptions, make_plan
+from monitor.plan import Plan, PlannedSuite, SuiteOptions, make_plan
 from monitor.probes import ProbeSuite
-from monitor.providers.http import build_client, keepalive_for
 from monitor.runner import DriftEvent, Runner
 from monitor.scheduler import JobSpec, ProbeScheduler
-from monitor.servable import Skipped
 from monitor.store import POSTGRES_SCHEMES, Store, open_store
 from monitor.webauth import WebConfigWatcher
 
@@ -118,52 +116,20 @@ class Daemon:
         self.jobs: list[Job] = []
         self.pacer: Pacer | None = None
         self.shard_role: ShardRole | None = None  # cluster mode only
-        self._clients: dict[str, tuple[Target, httpx.AsyncClient]] = {}
-        # Per target name, from the last (re)load: its (suite, interval) bindings and the
-        # (suite, probe) pairs it skips.
-        self._bound: dict[str, list[tuple[str, float]]] = {}
-        self.skipped: dict[str, list[tuple[str, Skipped]]] = {}
+        # One client per target; idle connections outlive the target's longest interval.
+        self.clients = ClientPool(
+            lambda t: max((p.interval_s for p in self._planned(t.name)), default=0.0)
+        )
         self._started = False
         self._stopping = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         self._last_prune = 0.0
-        # Retired clients (target changed on reload, or timed out) -> when they may be closed:
-        # after the longest probe that may still be using them.
-        self._closing: dict[httpx.AsyncClient, float] = {}
         self.server_port: int | None = None
         self._server_runner: Any = None
 
     # -- ServerStatus ---------------------------------------------------------------------
     def targets(self) -> list[dict[str, Any]]:
-        if self.loaded is None:
-            return []
-        out = []
-        for target in self.loaded.config.targets:
-            suites = [suite for suite, _ in self._bound.get(target.name, ())]
-            out.append(
-                {
-                    "name": target.name,
-                    "platform": target.platform,
-                    "pool": target.pool,
-                    "model": target.model,
-                    "api": target.api,
-                    "base_url": target.base_url,
-                    "timeout_s": target.timeout_s,
-                    "concurrency": target.concurrency,
-                    "labels": dict(target.labels),
-                    "suites": suites,
-                    "skipped": [
-                        {
-                            "suite": suite,
-                            "probe": s.probe,
-                            "capability": s.capability,
-                            "reason": s.reason,
-                        }
-                        for suite, s in self.skipped.get(target.name, ())
-                    ],
-                }
-            )
-        return out
+        return [] if self.plan is None else self.plan.targets_view()
 
     def ready(self) -> tuple[bool, str]:
         if not self._started:
@@ -225,9 +191,9 @@ class Daemon:
             metrics=self.metrics,
             store=self.store,
             drift=self.drift,
-            clients=self._client,
+            clients=self.clients,
             on_drift=self._drift_event,
-            on_timeout=self._retire_client,
+            on_timeout=self.clients.retire,
         )
         self.shard_role = self._shard_role(loaded)
         self._apply(loaded)
@@ -269,18 +235,13 @@ class Daemon:
         log.info("daemon.started", port=self.server_port, targets=len(loaded.config.targets))
 
     def _note_plan(self, plan: Plan) -> None:
-        """Keep each target's bindings and skipped probes (targets API, metrics) and log the
-        skipped ones once per (re)load."""
-        self._bound, self.skipped = {}, {}
+        """Log the probes each target skips, once per (re)load."""
         for planned in plan.suites:
-            name, suite = planned.target.name, planned.whole.suite
-            self._bound.setdefault(name, []).append((suite, planned.interval_s))
             for skip in planned.skipped:
-                self.skipped.setdefault(name, []).append((suite, skip))
                 log.warning(
                     "probe.skipped",
-                    target=name,
-                    suite=suite,
+                    target=planned.target.name,
+                    suite=planned.whole.suite,
                     probe=skip.probe,
                     capability=skip.capability,
                 )
@@ -301,11 +262,7 @@ class Daemon:
         assert self.drift is not None and self.runner is not None
         old = self.loaded
         self.loaded = loaded
-        for name, (target, client) in list(self._clients.items()):
-            still = next((t for t in loaded.config.targets if t.name == name), None)
-            if still != target:
-                del self._clients[name]
-                self._closing[client] = time.monotonic() + target.timeout_s
+        self.clients.keep_only(loaded.config.targets)
         plan = self.plan = make_plan(loaded)
         self._note_plan(plan)
         self.jobs, plans = drift_plan(plan, suite_detectors)
@@ -338,9 +295,7 @@ class Daemon:
             streamed=[key for key in streamed if key in series],
         )
         self.metrics.set_skipped(
-            (SeriesKey(t.platform, t.pool, t.model, suite), skip.capability)
-            for t in loaded.config.targets
-            for suite, skip in self.skipped.get(t.name, ())
+            (planned.labels, skip.capability) for planned in plan.suites for skip in planned.skipped
         )
         self.drift.configure(plans, loaded.config.drift, fleet_series=fleet_series)
         specs.append(JobSpec("_maintenance", MAINTENANCE_INTERVAL_S, self._maintenance))
@@ -390,6 +345,9 @@ class Daemon:
             restored=lambda: self._refresh_drift_gauges(restored=True),
         )
 
+    def _planned(self, target: str) -> tuple[PlannedSuite, ...]:
+        return () if self.plan is None else self.plan.of_target(target)
+
     def _mine(self, model: str) -> bool:
         return self.shard_role is None or self.shard_role.mine(model)
 
@@ -399,24 +357,8 @@ class Daemon:
         if self.on_drift is not None:
             self.on_drift(event)
 
-    def _retire_client(self, target: Target) -> None:
-        """Drop the target's client after a timeout; the next probe builds a fresh one, and
-        maintenance closes the old one once probes in flight on it are done with it."""
-        entry = self._clients.pop(target.name, None)
-        if entry is not None:
-            self._closing[entry[1]] = time.monotonic() + target.timeout_s
-
-    def _client(self, target: Target) -> httpx.AsyncClient:
-        entry = self._clients.get(target.name)
-        if entry is None or entry[0] != target:
-            # Its connections idle as long as its longest suite interval.
-            longest = max((s for _, s in self._bound.get(target.name, ())), default=0.0)
-            client = build_client(target, keepalive_s=keepalive_for(longest))
-            entry = self._clients[target.name] = (target, client)
-        return entry[1]
-
     async def _maintenance(self) -> None:
-        await self._close_retired_clients()
+        await self.clients.close_retired()
         self._pace()
         self._refresh_drift_gauges()
         await self.flush_state()
@@ -467,14 +409,6 @@ class Daemon:
                 divergence_alarmed=state.div_latch.alarmed,
             )
 
-    async def _close_retired_clients(self, *, everything: bool = False) -> None:
-        """Close retired clients once no probe can still be using them (all of them on stop)."""
-        now = time.monotonic()
-        for client, after in list(self._closing.items()):
-            if everything or now >= after:
-                del self._closing[client]
-                await client.aclose()
-
     async def flush_state(self) -> None:
         if self.shard_role is not None:  # per shard, under its lease
             await self.shard_role.flush()
@@ -498,10 +432,7 @@ class Daemon:
             await self.shard_role.stop()  # saves every shard's state, hands the leases back
         else:
             await self.flush_state()
-        await self._close_retired_clients(everything=True)
-        for _, client in self._clients.values():
-            await client.aclose()
-        self._clients.clear()
+        await self.clients.close()
         if self._server_runner is not None:
             await self._server_runner.cleanup()
         if self.store is not None:

@@ -8,8 +8,10 @@ same thing on every path (`canary once` had its own loop and ignored `burst`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from monitor.config import LoadedConfig, SuiteBinding, Target
 from monitor.metrics import SeriesKey
@@ -71,6 +73,30 @@ class Plan:
     def models(self) -> set[str]:
         """The shards of the config: every model some suite probes."""
         return {p.target.model for p in self.suites}
+
+    def targets_view(self) -> list[dict[str, Any]]:
+        """Each configured target with the suites bound to it and the probes it skips, as
+        `/api/v1/targets` shows them."""
+        return [
+            {
+                "name": t.name,
+                "platform": t.platform,
+                "pool": t.pool,
+                "model": t.model,
+                "api": t.api,
+                "base_url": t.base_url,
+                "timeout_s": t.timeout_s,
+                "concurrency": t.concurrency,
+                "labels": dict(t.labels),
+                "suites": [p.whole.suite for p in self.of_target(t.name)],
+                "skipped": [
+                    {"suite": p.whole.suite, **dataclasses.asdict(skip)}
+                    for p in self.of_target(t.name)
+                    for skip in p.skipped
+                ],
+            }
+            for t in self.loaded.config.targets
+        ]
 
     def select(self, target: str | None, suite: str | None) -> tuple[PlannedSuite, ...]:
         """The planned suites matching a target name and a suite name (None: any)."""

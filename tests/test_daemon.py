@@ -187,7 +187,7 @@ async def test_clients_keep_connections_across_runs(daemon: Daemon) -> None:
     interval, so the next run reuses them (no new TCP/TLS handshake per run)."""
     assert daemon.loaded is not None
     for target in daemon.loaded.config.targets:
-        pool = daemon._client(target)._transport._pool  # type: ignore[attr-defined]
+        pool = daemon.clients(target)._transport._pool  # type: ignore[attr-defined]
         assert pool._keepalive_expiry == 1 + 5  # the fixture's interval_s is 1
 
 
@@ -196,7 +196,7 @@ async def test_timeout_rebuilds_the_target_client(daemon: Daemon, fleet: SimFlee
     cannot keep failing it), and the retired client is closed once no probe can still use it."""
     await wait_for_results(daemon, 1)
     target = next(t for t in daemon.loaded.config.targets if t.pool == "long-context")  # type: ignore[union-attr]
-    before = daemon._client(target)
+    before = daemon.clients(target)
     fleet.set_fault("vllm-prod", "long-context", Fault("latency", rate=1.0, delay_s=30))
     labels = {
         "platform": "vllm-prod",
@@ -208,9 +208,9 @@ async def test_timeout_rebuilds_the_target_client(daemon: Daemon, fleet: SimFlee
     async with asyncio.timeout(60):
         while not daemon.registry.get_sample_value("canary_probe_runs_total", labels):
             await asyncio.sleep(0.05)
-    assert daemon._client(target) is not before
-    assert before in daemon._closing
-    await daemon._close_retired_clients(everything=True)
+    assert daemon.clients(target) is not before
+    assert before in daemon.clients._closing  # type: ignore[attr-defined]
+    await daemon.clients.close_retired(everything=True)
     assert before.is_closed
 
 
