@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -20,9 +19,7 @@ import numpy.typing as npt
 from monitor.drift import cusum
 from monitor.drift.scores import BINS
 from monitor.drift.series import PoolKey, SeriesId, increment_matrix
-
-if TYPE_CHECKING:
-    from monitor.drift.engine import Change, DriftEngine
+from monitor.drift.state import Change, ChangeFn, DriftData
 
 Times = npt.NDArray[np.float64]
 
@@ -36,7 +33,7 @@ class Columns:
     score: Times
 
 
-def feed(engine: DriftEngine, columns: Mapping[SeriesId, Columns]) -> list[Change]:
+def feed(engine: DriftData, change: ChangeFn, columns: Mapping[SeriesId, Columns]) -> list[Change]:
     """Every series' columns through its bank, then every sibling group's divergence."""
     changes: list[Change] = []
     failures: dict[PoolKey, list[tuple[Times, int]]] = defaultdict(list)
@@ -65,17 +62,19 @@ def feed(engine: DriftEngine, columns: Mapping[SeriesId, Columns]) -> list[Chang
         result = cusum.run(state.latch, state.shape, increment_matrix(state.slots, failed, bins))
         for index, kind, slot, ratio in result.events:
             event = (kind, slot, ratio)
-            changes.append(engine.change(float(cols.t[index]), series, state, event, test="cusum"))
+            changes.append(change(float(cols.t[index]), series, state, event, "cusum"))
         tally.alarmed |= state.latch.alarmed or result.alarmed
         key = state.plan.key
         failures[key].append((cols.t[failed == 1], engine.groups[key].index(series)))
     for key, parts in failures.items():
-        changes += _divergence(engine, key, parts)
+        changes += _divergence(engine, change, key, parts)
     changes.sort(key=lambda c: c.t)
     return changes
 
 
-def _divergence(engine: DriftEngine, key: PoolKey, parts: list[tuple[Times, int]]) -> list[Change]:
+def _divergence(
+    engine: DriftData, change: ChangeFn, key: PoolKey, parts: list[tuple[Times, int]]
+) -> list[Change]:
     members = engine.groups[key]
     if not any(engine.states[s].div_slots for s in members):
         return []
@@ -96,6 +95,6 @@ def _divergence(engine: DriftEngine, key: PoolKey, parts: list[tuple[Times, int]
         result = cusum.run(state.div_latch, state.div_shape, w)
         for i, kind, slot, ratio in result.events:
             event = (kind, slot, ratio)
-            changes.append(engine.change(float(times[i]), series, state, event, test="divergence"))
+            changes.append(change(float(times[i]), series, state, event, "divergence"))
         state.tally.alarmed |= state.div_latch.alarmed or result.alarmed
     return changes

@@ -28,25 +28,23 @@ from monitor.drift.batch import Columns
 from monitor.drift.designs import Pace
 from monitor.drift.scores import BINS, ScoreBaseline, bin_of, update_scores
 from monitor.drift.series import PoolKey, SeriesId, SeriesPlan, SeriesState, Tally, increments
+from monitor.drift.state import Change, DriftData
 
 ANY_CHECK = "any"
 PROBE_ERROR = "probe_error"
 WEEK_S = 7 * 24 * 3600.0
 HOUR_S = 3600.0
 
-__all__ = ["ANY_CHECK", "HOUR_S", "PROBE_ERROR", "WEEK_S", "Change", "Columns", "DriftEngine"]
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """An alarm or a recovery of one series' `test` ("cusum" or "divergence") at time `t`."""
-
-    t: float
-    series: SeriesId
-    event: str  # "alarm" | "recovered"
-    statistic: float  # statistic over threshold at the event
-    test: str
-    member: str  # the bank member (design) that alarmed
+__all__ = [
+    "ANY_CHECK",
+    "HOUR_S",
+    "PROBE_ERROR",
+    "WEEK_S",
+    "Change",
+    "Columns",
+    "DriftData",
+    "DriftEngine",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +81,38 @@ class DriftEngine:
         base = config or DriftConfig()
         self.config = DriftConfig.model_validate({**base.model_dump(), **given})
         self.policy = planner.policy_of(self.config)
-        self.states: dict[SeriesId, SeriesState] = {}
-        self.baselines: dict[PoolKey, Baseline] = {}
-        self.score_baselines: dict[PoolKey, ScoreBaseline] = {}
-        self.groups: dict[PoolKey, list[SeriesId]] = {}
+        self.data = DriftData()
         self.group_inputs: dict[PoolKey, tuple[object, ...]] = {}
-        self.hour: int | None = None
         self.series_arl_s = 0.0
+
+    # The state, as plain data (`state.DriftData`), under the names callers have always read.
+    @property
+    def states(self) -> dict[SeriesId, SeriesState]:
+        return self.data.states
+
+    @property
+    def baselines(self) -> dict[PoolKey, Baseline]:
+        return self.data.baselines
+
+    @property
+    def score_baselines(self) -> dict[PoolKey, ScoreBaseline]:
+        return self.data.score_baselines
+
+    @property
+    def groups(self) -> dict[PoolKey, list[SeriesId]]:
+        return self.data.groups
+
+    @groups.setter
+    def groups(self, value: dict[PoolKey, list[SeriesId]]) -> None:
+        self.data.groups = value
+
+    @property
+    def hour(self) -> int | None:
+        return self.data.hour
+
+    @hour.setter
+    def hour(self, value: int | None) -> None:
+        self.data.hour = value
 
     # -- configuration ----------------------------------------------------------------------
     def configure(
@@ -252,7 +275,7 @@ class DriftEngine:
     def feed(self, hour: int, columns: Mapping[SeriesId, Columns]) -> list[Change]:
         """One hour of observations (hour = floor(t / 3600)) per series, vectorised."""
         self.advance(hour * HOUR_S)
-        return batch.feed(self, columns)
+        return batch.feed(self.data, self._record_change, columns)
 
     def change(
         self,
@@ -270,14 +293,26 @@ class DriftEngine:
         slots = state.slots if test == "cusum" else state.div_slots
         return Change(t, series, kind, ratio, test, slots[slot].name if slot < len(slots) else "")
 
+    def _record_change(
+        self,
+        t: float,
+        series: SeriesId,
+        state: SeriesState,
+        event: tuple[str, int, float],
+        test: str,
+    ) -> Change:
+        return self.change(t, series, state, event, test=test)
+
     # -- persistence ------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """JSON-ready state (see `persist`)."""
-        return persist.snapshot(self)
+        return persist.snapshot(self.data)
 
     def restore(self, data: dict[str, Any]) -> None:
         """Resume from `snapshot()` after `configure`; series not configured now are ignored."""
-        persist.restore(self, data)
+        if persist.restore_counts(self.data, data, baselines=self.policy.fixed_rate is None):
+            self.redesign()  # the banks are designed on the restored baselines and counts
+            persist.restore_latches(self.data, data)
 
     # -- reading ----------------------------------------------------------------------------
     def ratio(self, series: SeriesId) -> float:

@@ -9,14 +9,13 @@ every statistic at 0 and every baseline in warm-up, which errs towards silence, 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any
 
 from monitor.drift.baseline import Baseline, Counts
 from monitor.drift.scores import ScoreBaseline
-from monitor.drift.series import latch_from_json, latch_json
-
-if TYPE_CHECKING:
-    from monitor.drift.engine import DriftEngine
+from monitor.drift.series import SeriesState, latch_from_json, latch_json
+from monitor.drift.state import DriftData
 
 FORMAT = 2
 
@@ -25,7 +24,7 @@ def _join(parts: tuple[str, ...]) -> str:
     return "|".join(parts)
 
 
-def snapshot(engine: DriftEngine) -> dict[str, Any]:
+def snapshot(engine: DriftData) -> dict[str, Any]:
     series = {}
     for key, state in engine.states.items():
         series[_join(key)] = {
@@ -48,26 +47,24 @@ def snapshot(engine: DriftEngine) -> dict[str, Any]:
     }
 
 
-def restore(engine: DriftEngine, data: dict[str, Any]) -> None:
-    """Resume from `snapshot()`; unknown series and older formats are ignored."""
+def restore_counts(engine: DriftData, data: dict[str, Any], *, baselines: bool) -> bool:
+    """Resume baselines (when learned: `baselines`) and per-series counts from `snapshot()`;
+    False for another format (nothing restored). The banks are then redesigned on them and
+    `restore_latches` puts their statistics back."""
     if data.get("format") != FORMAT:
-        return
+        return False
     hour = data.get("hour")
     engine.hour = None if hour is None else int(hour)
     for text, value in data.get("baselines", {}).items():
         parts = text.split("|")
-        if len(parts) == 4 and engine.policy.fixed_rate is None:
+        if len(parts) == 4 and baselines:
             engine.baselines[(parts[0], parts[1], parts[2], parts[3])] = Baseline.from_json(value)
     for text, value in data.get("scores", {}).items():
         parts = text.split("|")
         if len(parts) == 4:
             pool = (parts[0], parts[1], parts[2], parts[3])
             engine.score_baselines[pool] = ScoreBaseline.from_json(value)
-    saved: dict[str, dict[str, Any]] = data.get("series", {})
-    for key, state in engine.states.items():
-        value = saved.get(_join(key))
-        if value is None or value.get("version") != state.plan.version:
-            continue
+    for state, value in _saved(engine, data):
         state.own = Counts(float(value["own"][0]), float(value["own"][1]))
         state.binary_seen = bool(value["binary_seen"])
         state.score_seen = bool(value["score_seen"])
@@ -75,10 +72,22 @@ def restore(engine: DriftEngine, data: dict[str, Any]) -> None:
         state.alarms = int(value["alarms"])
         last = value.get("last_trials")
         state.last_trials = None if last is None else int(last)
-    engine.redesign()
-    for key, state in engine.states.items():
-        value = saved.get(_join(key))
-        if value is None or value.get("version") != state.plan.version:
-            continue
+    return True
+
+
+def restore_latches(engine: DriftData, data: dict[str, Any]) -> None:
+    """The banks' statistics and alarm latches from `snapshot()`, after the redesign."""
+    for state, value in _saved(engine, data):
         state.latch = latch_from_json(value["latch"], state.slots)
         state.div_latch = latch_from_json(value["divergence"], state.div_slots)
+
+
+def _saved(
+    engine: DriftData, data: dict[str, Any]
+) -> Iterator[tuple[SeriesState, dict[str, Any]]]:
+    """Each configured series with its saved entry, when one of the same version exists."""
+    saved: dict[str, dict[str, Any]] = data.get("series", {})
+    for key, state in engine.states.items():
+        value = saved.get(_join(key))
+        if value is not None and value.get("version") == state.plan.version:
+            yield state, value
