@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import structlog
 
-from monitor.config import Target
+from monitor.config_model import Target
 from monitor.detectors import load_consistency, run_detectors
 from monitor.drift import ANY_CHECK, PROBE_ERROR, Change, DriftEngine, Event, SeriesId
 from monitor.errors import (
@@ -32,7 +32,7 @@ from monitor.expectation import Expectation
 from monitor.metrics import Metrics
 from monitor.plan import SuiteOptions
 from monitor.probes import Probe, ProbeSuite
-from monitor.providers import sender
+from monitor.providers import send
 from monitor.providers.redaction import redact
 from monitor.store import FencedOut, Store
 from monitor.types import Check, Outcome, ProbeRequest, Reply, Result
@@ -130,7 +130,7 @@ async def execute_probe(
     t0 = time.perf_counter()
     common = result_identity(target, suite, probe, run_id) | {"request": request_record(request)}
     try:
-        reply = await sender(target.api, request)(client, target, request)
+        reply = await send(client, target, request)
     except ProviderError as exc:
         return Result(
             id=uuid.uuid4().hex,

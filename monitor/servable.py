@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitor.config import SuiteBinding, Target
+from monitor.config_model import SuiteBinding, Target
 from monitor.probes import ProbeSuite
 from monitor.providers.capabilities import unsupported
 

@@ -1,56 +1,46 @@
-"""One module per wire API, one signature, two registries (plain and streamed).
+"""A registry of wire specs: one module per wire API (or family), one table, one `send`.
 
-Each module exposes `async def complete(client, target, request) -> Reply` and raises only
-`ProviderError` subclasses; `streams` has the streamed twin of each. `sender` picks one for a
-request. Nothing outside this package knows a wire format.
+Each module declares a `wire.WireSpec` per API it speaks (request path, body and header
+builders, reply parser, stream assembler, capabilities, auth); `WIRE_SPECS` lists them by the
+config's `api:` name, and `send` sends a probe on its target's API, streamed when the request
+asks for it. Every spec raises only `ProviderError` subclasses. Nothing outside this package
+knows a wire format.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+import httpx
 
+from monitor.config_model import Target
 from monitor.providers import (
     anthropic_messages,
     azure_openai,
     bedrock,
     openai_chat,
     openai_responses,
-    streams,
     vertex,
 )
+from monitor.providers.wire import WireSpec
+from monitor.types import ProbeRequest, Reply
 
-if TYPE_CHECKING:
-    import httpx
-
-    from monitor.config import Target
-    from monitor.types import ProbeRequest, Reply
-
-CompleteFn = Callable[["httpx.AsyncClient", "Target", "ProbeRequest"], Awaitable["Reply"]]
-
-PROVIDERS: dict[str, CompleteFn] = {
-    "openai_chat": openai_chat.complete,
-    "anthropic_messages": anthropic_messages.complete,
-    "openai_responses": openai_responses.complete,
-    "azure_openai_chat": azure_openai.complete,
-    "bedrock_converse": bedrock.complete,
-    "bedrock_invoke": bedrock.complete_invoke,
-    "vertex_anthropic": vertex.complete_anthropic,
-    "vertex_gemini": vertex.complete_gemini,
-}
-
-STREAMERS: dict[str, CompleteFn] = {
-    "openai_chat": streams.openai_chat_stream,
-    "anthropic_messages": streams.anthropic_stream,
-    "openai_responses": streams.openai_responses_stream,
-    "azure_openai_chat": streams.azure_openai_stream,
-    "bedrock_converse": streams.bedrock_converse_stream,
-    "bedrock_invoke": streams.bedrock_invoke_stream,
-    "vertex_anthropic": streams.vertex_anthropic_stream,
-    "vertex_gemini": streams.vertex_gemini_stream,
+#: Every wire API by its `api:` name; the same names as `config_model.API_NAMES` (a test
+#: holds the two together, so the config need not import this package to check `api:`).
+WIRE_SPECS: dict[str, WireSpec] = {
+    spec.name: spec
+    for spec in (
+        openai_chat.SPEC,
+        anthropic_messages.SPEC,
+        openai_responses.SPEC,
+        azure_openai.SPEC,
+        bedrock.CONVERSE,
+        bedrock.INVOKE,
+        vertex.ANTHROPIC,
+        vertex.GEMINI,
+    )
 }
 
 
-def sender(api: str, request: ProbeRequest) -> CompleteFn:
-    """The function that sends `request` on `api`: streamed when the request asks for it."""
-    return (STREAMERS if request.stream else PROVIDERS)[api]
+async def send(client: httpx.AsyncClient, target: Target, request: ProbeRequest) -> Reply:
+    """Send `request` on `target.api` and return the normalised reply (streamed when
+    `request.stream`); raises only `ProviderError`s."""
+    return await WIRE_SPECS[target.api].send(client, target, request)

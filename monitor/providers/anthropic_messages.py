@@ -4,26 +4,27 @@
 `http.api_path`. The API has no seed, logprobs or JSON mode: those probe settings are dropped
 (a JSON-mode probe is sent as written and its detectors judge the text), and `Reply.logprobs`
 is None. HTTP 529 ("overloaded") counts as throttling, like 429: it is capacity, not corruption.
+Streamed (`stream: true`), the SSE events are assembled into a Message by `message_events`,
+which Bedrock's InvokeModelWithResponseStream and Vertex's streamRawPredict share.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-import httpx
-
-from monitor.config import Target
+from monitor.config_model import Target
 from monitor.errors import ProviderProtocolError
 from monitor.providers.http import (
     api_path,
-    finish_reply,
     json_object,
     optional,
-    post_json,
     probe_headers,
     required,
     summarise_error,
 )
+from monitor.providers.stream_parse import as_object, error_text, event_json, sse_events
+from monitor.providers.wire import Capabilities, WireSpec
 from monitor.types import FinishReason, ProbeRequest, Reply
 
 PATH = "v1/messages"
@@ -64,17 +65,8 @@ def build_headers(target: Target, request: ProbeRequest) -> dict[str, str]:
     return probe_headers(request, extra)
 
 
-async def complete(client: httpx.AsyncClient, target: Target, request: ProbeRequest) -> Reply:
-    """Send one probe and return the normalised reply; raises only `ProviderError`s."""
-    response, content, latency_s = await post_json(
-        client,
-        target,
-        api_path(target, PATH),
-        build_body(target, request),
-        build_headers(target, request),
-        rate_limit_statuses=RATE_LIMIT_STATUSES,
-    )
-    return finish_reply(parse, target, response, content, latency_s)
+def path(target: Target) -> str:
+    return api_path(target, PATH)
 
 
 def parse(content: bytes) -> Reply:
@@ -105,3 +97,56 @@ def parse(content: bytes) -> Reply:
         input_tokens=optional(usage, "input_tokens", int, "usage."),
         output_tokens=optional(usage, "output_tokens", int, "usage."),
     )
+
+
+def assemble_stream(content: bytes) -> tuple[Reply, int | None]:
+    """Messages stream events -> one Reply; an `error` event mid-stream is a protocol error."""
+    return message_events([(event.end, event_json(event)) for event in sse_events(content)])
+
+
+def message_events(docs: list[tuple[int, dict[str, Any]]]) -> tuple[Reply, int | None]:
+    """Decoded Messages stream events, each with the byte offset just past it, -> one Reply.
+
+    Shared by SSE (Anthropic, Vertex streamRawPredict) and Bedrock's event-stream chunks.
+    """
+    message: dict[str, Any] = {}
+    text: list[str] = []
+    first: int | None = None
+    stopped = False
+    for end, doc in docs:
+        kind = doc.get("type")
+        if kind == "error":
+            raise ProviderProtocolError(f"error event mid-stream: {error_text(doc.get('error'))}")
+        if kind == "message_start":
+            message = dict(as_object(doc.get("message")))
+        elif kind == "content_block_delta" and (
+            as_object(doc.get("delta")).get("type") == "text_delta"
+        ):
+            delta = doc["delta"].get("text", "")
+            text.append(delta if isinstance(delta, str) else "")
+            first = end if first is None else first
+        elif kind == "message_delta":
+            message["stop_reason"] = as_object(doc.get("delta")).get("stop_reason")
+            usage = {**as_object(message.get("usage")), **as_object(doc.get("usage"))}
+            message["usage"] = usage
+        elif kind == "message_stop":
+            stopped = True
+    if not message:
+        raise ProviderProtocolError("stream has no message_start event")
+    if not stopped:
+        raise ProviderProtocolError("stream ends without message_stop")
+    message["content"] = [{"type": "text", "text": "".join(text)}]
+    return parse(json.dumps(message).encode()), first
+
+
+SPEC = WireSpec(
+    name="anthropic_messages",
+    path=path,
+    build_body=build_body,
+    headers=build_headers,
+    parse=parse,
+    assemble_stream=assemble_stream,
+    capabilities=Capabilities(logprobs=False, seed=False),
+    stream_fields={"stream": True},
+    rate_limit_statuses=RATE_LIMIT_STATUSES,
+)

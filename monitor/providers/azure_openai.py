@@ -3,19 +3,20 @@
 `POST {base_url}/openai/deployments/{deployment}/chat/completions?api-version=...`; the
 deployment is `model_id` (default `model`), the version `target.api_version` (default
 DEFAULT_API_VERSION). Body and reply are OpenAI Chat Completions (see `openai_chat`); Azure
-answers a filtered prompt with 400 `content_filter`, which stays an HTTP error.
+answers a filtered prompt with 400 `content_filter`, which stays an HTTP error. Streamed, the
+chunks are Chat Completions chunks on the same path.
 """
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
-import httpx
-
-from monitor.config import Target
+from monitor.config_model import Target
 from monitor.providers import openai_chat
-from monitor.providers.http import finish_reply, post_json, probe_headers
-from monitor.types import ProbeRequest, Reply
+from monitor.providers.http import probe_headers
+from monitor.providers.wire import WireSpec
+from monitor.types import ProbeRequest
 
 DEFAULT_API_VERSION = "2024-10-21"
 
@@ -34,11 +35,20 @@ def build_headers(target: Target, request: ProbeRequest) -> dict[str, str]:
     return probe_headers(request, extra)
 
 
-async def complete(client: httpx.AsyncClient, target: Target, request: ProbeRequest) -> Reply:
-    """Send one probe and return the normalised reply; raises only `ProviderError`s."""
+def build_body(target: Target, request: ProbeRequest) -> dict[str, Any]:
+    """The Chat Completions body without `model`: the deployment names the model."""
     body = openai_chat.build_body(target, request)
-    del body["model"]  # the deployment names the model
-    response, content, latency_s = await post_json(
-        client, target, deployment_path(target), body, build_headers(target, request)
-    )
-    return finish_reply(openai_chat.parse, target, response, content, latency_s)
+    del body["model"]
+    return body
+
+
+SPEC = WireSpec(
+    name="azure_openai_chat",
+    path=deployment_path,
+    build_body=build_body,
+    headers=build_headers,
+    parse=openai_chat.parse,
+    assemble_stream=openai_chat.assemble_stream,
+    capabilities=openai_chat.SPEC.capabilities,
+    stream_fields=openai_chat.SPEC.stream_fields,
+)

@@ -4,32 +4,36 @@
 SigV4-signed for `target.region` with botocore's credential chain (see `aws_auth`); no
 `credentials:` key is used. Converse has no seed, logprobs or JSON mode, so those probe
 settings are not sent. Errors carry their type in `x-amzn-ErrorType`: ThrottlingException
-(429) is `rate_limited`, ValidationException (400) and the rest are HTTP errors.
+(429) is `rate_limited`, ValidationException (400) and the rest are HTTP errors. Streamed
+(ConverseStream, InvokeModelWithResponseStream), the reply is AWS event-stream frames.
+Two wire APIs, two specs: `CONVERSE` and `INVOKE`.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
-from monitor.config import Target
+from monitor.config_model import Target
 from monitor.errors import ProviderProtocolError
 from monitor.providers import anthropic_messages
 from monitor.providers.aws_auth import SigV4, chain_for
 from monitor.providers.http import (
-    finish_reply,
     json_object,
     optional,
-    post_json,
     probe_headers,
     required,
     summarise_error,
 )
+from monitor.providers.stream_parse import as_object, aws_events
+from monitor.providers.wire import Capabilities, WireSpec
 from monitor.types import FinishReason, ProbeRequest, Reply
 
 ERROR_TYPE_HEADER = "x-amzn-ErrorType"
+EVENT_STREAM = "application/vnd.amazon.eventstream"
 INVOKE_ANTHROPIC_VERSION = "bedrock-2023-05-31"
 
 STOP_REASONS: dict[str, FinishReason] = {
@@ -77,54 +81,26 @@ def build_invoke_body(target: Target, request: ProbeRequest) -> dict[str, Any]:
     return {"anthropic_version": INVOKE_ANTHROPIC_VERSION, **body}
 
 
-async def _post(
-    client: httpx.AsyncClient,
-    target: Target,
-    request: ProbeRequest,
-    *,
-    action: str,
-    body: dict[str, Any],
-    auth: httpx.Auth | None,
-) -> tuple[httpx.Response, bytes, float]:
-    return await post_json(
-        client,
-        target,
-        model_path(target, action),
-        body,
-        probe_headers(request, {"Accept": "application/json"}),
-        auth=auth if auth is not None else signer(target),
-        error_type_header=ERROR_TYPE_HEADER,
-    )
+def headers(target: Target, request: ProbeRequest) -> dict[str, str]:
+    """Probe headers asking for JSON (a streamed request asks for the event stream instead)."""
+    del target  # signed by `signer`, not a key header
+    return probe_headers(request, {"Accept": "application/json"})
 
 
-async def complete(
-    client: httpx.AsyncClient,
-    target: Target,
-    request: ProbeRequest,
-    *,
-    auth: httpx.Auth | None = None,
-) -> Reply:
-    """Send one probe through Converse; `auth` overrides the signer (tests inject a clock)."""
-    body = build_body(target, request)
-    response, content, latency_s = await _post(
-        client, target, request, action="converse", body=body, auth=auth
-    )
-    return finish_reply(parse, target, response, content, latency_s)
+def converse_path(target: Target) -> str:
+    return model_path(target, "converse")
 
 
-async def complete_invoke(
-    client: httpx.AsyncClient,
-    target: Target,
-    request: ProbeRequest,
-    *,
-    auth: httpx.Auth | None = None,
-) -> Reply:
-    """Send one probe through InvokeModel with the Anthropic body; the reply is a Message."""
-    body = build_invoke_body(target, request)
-    response, content, latency_s = await _post(
-        client, target, request, action="invoke", body=body, auth=auth
-    )
-    return finish_reply(anthropic_messages.parse, target, response, content, latency_s)
+def converse_stream_path(target: Target) -> str:
+    return model_path(target, "converse-stream")
+
+
+def invoke_path(target: Target) -> str:
+    return model_path(target, "invoke")
+
+
+def invoke_stream_path(target: Target) -> str:
+    return model_path(target, "invoke-with-response-stream")
 
 
 def parse(content: bytes) -> Reply:
@@ -152,3 +128,78 @@ def parse(content: bytes) -> Reply:
         input_tokens=optional(usage, "inputTokens", int, "usage."),
         output_tokens=optional(usage, "outputTokens", int, "usage."),
     )
+
+
+def assemble_converse_stream(content: bytes) -> tuple[Reply, int | None]:
+    """ConverseStream events -> one Converse body, parsed by `bedrock.parse`."""
+    text: list[str] = []
+    first: int | None = None
+    stop: str | None = None
+    usage: dict[str, Any] | None = None
+    for event in aws_events(content):
+        if event.event_type == "contentBlockDelta":
+            delta = as_object(event.payload.get("delta")).get("text")
+            if isinstance(delta, str):
+                text.append(delta)
+                first = event.end if first is None and delta else first
+        elif event.event_type == "messageStop":
+            stop = event.payload.get("stopReason")
+        elif event.event_type == "metadata":
+            usage = event.payload.get("usage")
+    if stop is None:
+        raise ProviderProtocolError("stream ends without messageStop")
+    body = {
+        "output": {"message": {"role": "assistant", "content": [{"text": "".join(text)}]}},
+        "stopReason": stop,
+        "usage": usage,
+    }
+    return parse(json.dumps(body).encode()), first
+
+
+def assemble_invoke_stream(content: bytes) -> tuple[Reply, int | None]:
+    """InvokeModelWithResponseStream: `chunk` frames whose `bytes` (base64) are Anthropic
+    Messages stream events."""
+    docs: list[tuple[int, dict[str, Any]]] = []
+    for event in aws_events(content):
+        if event.event_type != "chunk":
+            continue
+        raw = event.payload.get("bytes")
+        if not isinstance(raw, str):
+            raise ProviderProtocolError("chunk event has no bytes")
+        try:
+            doc: Any = json.loads(base64.b64decode(raw, validate=True))
+        except (binascii.Error, ValueError, RecursionError):
+            raise ProviderProtocolError("chunk bytes are not base64 JSON") from None
+        if not isinstance(doc, dict):
+            raise ProviderProtocolError("chunk is not a JSON object")
+        docs.append((event.end, doc))
+    return anthropic_messages.message_events(docs)
+
+
+CONVERSE = WireSpec(
+    name="bedrock_converse",
+    path=converse_path,
+    stream_path=converse_stream_path,
+    build_body=build_body,
+    headers=headers,
+    stream_headers={"Accept": EVENT_STREAM},
+    parse=parse,
+    assemble_stream=assemble_converse_stream,
+    capabilities=Capabilities(logprobs=False, seed=False),
+    auth=signer,
+    error_type_header=ERROR_TYPE_HEADER,
+)
+
+INVOKE = WireSpec(
+    name="bedrock_invoke",
+    path=invoke_path,
+    stream_path=invoke_stream_path,
+    build_body=build_invoke_body,
+    headers=headers,
+    stream_headers={"Accept": EVENT_STREAM},
+    parse=anthropic_messages.parse,
+    assemble_stream=assemble_invoke_stream,
+    capabilities=Capabilities(logprobs=False, seed=False),
+    auth=signer,
+    error_type_header=ERROR_TYPE_HEADER,
+)

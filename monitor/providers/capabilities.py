@@ -1,10 +1,11 @@
-"""What each wire API can serve, so a probe it cannot serve is skipped with a reason.
+"""Whether a wire API can serve a request, so a probe it cannot serve is skipped with a reason.
 
 A probe that asks for logprobs from Bedrock Converse would otherwise "fail" its top-token
 check on every run, which is a config mistake rather than a platform fault. `unsupported`
 returns the capability a request needs and the API lacks, with a sentence, or None; the
 daemon then skips that probe on that target (`monitor.servable`) and says so in
-`canary_probes_skipped`, the targets API and `canary validate`.
+`canary_probes_skipped`, the targets API and `canary validate`. What each API can serve is
+its spec's `capabilities` (`wire.Capabilities`).
 """
 
 from __future__ import annotations
@@ -12,34 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from monitor.probes import CHARS_PER_TOKEN
+from monitor.providers import WIRE_SPECS
 from monitor.types import ProbeRequest
-
-
-@dataclass(frozen=True, slots=True)
-class Capabilities:
-    """Request features a wire API honours; `max_context_tokens` None means not enforced here."""
-
-    logprobs: bool
-    seed: bool
-    system_prompt: bool = True
-    stop_sequences: bool = True
-    json_mode: bool = False
-    streaming: bool = True
-    max_context_tokens: int | None = None
-
-
-CAPABILITIES: dict[str, Capabilities] = {
-    "openai_chat": Capabilities(logprobs=True, seed=True, json_mode=True),
-    "azure_openai_chat": Capabilities(logprobs=True, seed=True, json_mode=True),
-    "openai_responses": Capabilities(
-        logprobs=True, seed=False, stop_sequences=False, json_mode=True
-    ),
-    "anthropic_messages": Capabilities(logprobs=False, seed=False),
-    "bedrock_converse": Capabilities(logprobs=False, seed=False),
-    "bedrock_invoke": Capabilities(logprobs=False, seed=False),
-    "vertex_anthropic": Capabilities(logprobs=False, seed=False),
-    "vertex_gemini": Capabilities(logprobs=True, seed=True, json_mode=True),
-}
 
 #: The closed set of reasons a probe is skipped: the `capability` label of
 #: `canary_probes_skipped`.
@@ -74,9 +49,10 @@ def unsupported(
     a system prompt and streaming change what comes back, so lacking them skips the probe.
     `max_context_tokens` (the target's, else the API's) bounds the estimated prompt + reply.
     """
-    caps = CAPABILITIES.get(api)
-    if caps is None:
+    spec = WIRE_SPECS.get(api)
+    if spec is None:
         return None
+    caps = spec.capabilities
     wants_logprobs = request.top_logprobs is not None and needs_logprobs
     lacking = (
         ("logprobs", wants_logprobs and not caps.logprobs, "logprobs"),

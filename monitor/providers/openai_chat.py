@@ -1,30 +1,30 @@
 """OpenAI Chat Completions (`POST v1/chat/completions`), as spoken by OpenAI, vLLM and llama.cpp.
 
 `target.base_url` is the server root without `/v1` (`https://api.openai.com/`,
-`http://vllm:8000/`); see `http.api_path`. Only non-streaming requests are sent: a probe wants
-the whole reply, its finish reason and logprobs in one body. The parser is strict about the
-fields we read and ignores the rest (llama.cpp adds `timings`, and `id`/`bytes` per logprob),
-because a reply of the wrong shape is itself a serving fault worth an outcome of its own.
+`http://vllm:8000/`); see `http.api_path`. Streamed, the request adds `stream: true` with usage
+in the last chunk, and the chunks are assembled into the body `parse` reads. The parser is
+strict about the fields we read and ignores the rest (llama.cpp adds `timings`, and
+`id`/`bytes` per logprob), because a reply of the wrong shape is itself a serving fault worth
+an outcome of its own.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-import httpx
-
-from monitor.config import Target
+from monitor.config_model import Target
 from monitor.errors import ProviderProtocolError
 from monitor.providers.http import (
     api_path,
-    finish_reply,
     json_object,
     optional,
-    post_json,
     probe_headers,
     required,
     summarise_error,
 )
+from monitor.providers.stream_parse import as_object, error_text, event_json, sse_events
+from monitor.providers.wire import Capabilities, WireSpec
 from monitor.types import FinishReason, ProbeRequest, Reply, TokenLogprob
 
 PATH = "v1/chat/completions"
@@ -71,16 +71,8 @@ def build_headers(target: Target, request: ProbeRequest) -> dict[str, str]:
     return probe_headers(request, auth)
 
 
-async def complete(client: httpx.AsyncClient, target: Target, request: ProbeRequest) -> Reply:
-    """Send one probe and return the normalised reply; raises only `ProviderError`s."""
-    response, content, latency_s = await post_json(
-        client,
-        target,
-        api_path(target, PATH),
-        build_body(target, request),
-        build_headers(target, request),
-    )
-    return finish_reply(parse, target, response, content, latency_s)
+def path(target: Target) -> str:
+    return api_path(target, PATH)
 
 
 def parse(content: bytes) -> Reply:
@@ -136,3 +128,65 @@ def _token(entry: Any, where: str) -> tuple[str, float]:
     return required(entry, "token", str, f"{where}."), required(
         entry, "logprob", float, f"{where}."
     )
+
+
+def assemble_stream(content: bytes) -> tuple[Reply, int | None]:
+    """Chat-completion chunks -> one Reply (logprobs joined), and the first-text event's end."""
+    text: list[str] = []
+    entries: list[Any] = []
+    first: int | None = None
+    last: dict[str, Any] = {}
+    finish: str | None = None
+    usage: dict[str, Any] | None = None
+    for event in sse_events(content):
+        if event.data.strip() == "[DONE]":
+            break
+        doc = event_json(event)
+        if doc.get("error") is not None:  # how vLLM, llama.cpp and OpenAI fail mid-stream
+            raise ProviderProtocolError(f"error event mid-stream: {error_text(doc['error'])}")
+        last = doc
+        usage = doc.get("usage") or usage
+        choices = doc.get("choices") or []
+        if not isinstance(choices, list):
+            raise ProviderProtocolError("stream chunk choices is not an array")
+        for choice in choices:
+            if not isinstance(choice, dict):
+                raise ProviderProtocolError("stream chunk choice is not an object")
+            delta = choice.get("delta") or {}
+            content_delta = delta.get("content") if isinstance(delta, dict) else None
+            if content_delta is not None and not isinstance(content_delta, str):
+                raise ProviderProtocolError("choices[0].delta.content is not a string")
+            if content_delta:
+                text.append(content_delta)
+                first = event.end if first is None else first
+            logprob_entries = as_object(choice.get("logprobs")).get("content") or []
+            if not isinstance(logprob_entries, list):
+                raise ProviderProtocolError("choices[0].logprobs.content is not an array")
+            entries += logprob_entries
+            finish = choice.get("finish_reason") or finish
+    if finish is None:
+        raise ProviderProtocolError("stream ends without a finish_reason")
+    body = {
+        **{k: last.get(k) for k in ("id", "model", "system_fingerprint")},
+        "choices": [
+            {
+                "message": {"content": "".join(text)},
+                "finish_reason": finish,
+                "logprobs": {"content": entries} if entries else None,
+            }
+        ],
+        "usage": usage,
+    }
+    return parse(json.dumps(body).encode()), first
+
+
+SPEC = WireSpec(
+    name="openai_chat",
+    path=path,
+    build_body=build_body,
+    headers=build_headers,
+    parse=parse,
+    assemble_stream=assemble_stream,
+    capabilities=Capabilities(logprobs=True, seed=True, json_mode=True),
+    stream_fields={"stream": True, "stream_options": {"include_usage": True}},
+)

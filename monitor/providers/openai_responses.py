@@ -4,27 +4,28 @@
 `instructions`; `store: false` so probes leave nothing behind. The API has no seed or stop
 sequences: those probe settings are not sent. The finish reason comes from `status` and
 `incomplete_details.reason` (`max_output_tokens` is a length stop); text is every
-`output_text` part of every `message` item (reasoning items are skipped).
+`output_text` part of every `message` item (reasoning items are skipped). Streamed, the text
+comes from the deltas and the rest from the final `response.completed` event.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from typing import Any
 
-import httpx
-
-from monitor.config import Target
+from monitor.config_model import Target
 from monitor.errors import ProviderProtocolError
 from monitor.providers.http import (
     api_path,
-    finish_reply,
     json_object,
     optional,
-    post_json,
     required,
     summarise_error,
 )
 from monitor.providers.openai_chat import build_headers
+from monitor.providers.stream_parse import as_object, event_json, sse_events
+from monitor.providers.wire import Capabilities, WireSpec
 from monitor.types import FinishReason, ProbeRequest, Reply, TokenLogprob
 
 PATH = "v1/responses"
@@ -59,16 +60,8 @@ def build_body(target: Target, request: ProbeRequest) -> dict[str, Any]:
     return body
 
 
-async def complete(client: httpx.AsyncClient, target: Target, request: ProbeRequest) -> Reply:
-    """Send one probe and return the normalised reply; raises only `ProviderError`s."""
-    response, content, latency_s = await post_json(
-        client,
-        target,
-        api_path(target, PATH),
-        build_body(target, request),
-        build_headers(target, request),
-    )
-    return finish_reply(parse, target, response, content, latency_s)
+def path(target: Target) -> str:
+    return api_path(target, PATH)
 
 
 def parse(content: bytes) -> Reply:
@@ -131,3 +124,47 @@ def _token(entry: Any, where: str) -> tuple[str, float]:
     return required(entry, "token", str, f"{where}."), required(
         entry, "logprob", float, f"{where}."
     )
+
+
+def assemble_stream(content: bytes) -> tuple[Reply, int | None]:
+    """Responses API events: text from `response.output_text.delta`, the rest (status, usage,
+    logprobs) from the final `response.completed` or `response.incomplete` event."""
+    text: list[str] = []
+    first: int | None = None
+    final: dict[str, Any] | None = None
+    for event in sse_events(content):
+        doc = event_json(event)
+        kind = doc.get("type")
+        if kind in ("error", "response.failed"):
+            error = doc.get("error") or as_object(doc.get("response")).get("error") or {}
+            error = error if isinstance(error, dict) else {"message": error}
+            raise ProviderProtocolError(
+                f"error event mid-stream: {error.get('code')}: {error.get('message')}"
+            )
+        if kind == "response.output_text.delta":
+            delta = doc.get("delta")
+            if not isinstance(delta, str):
+                raise ProviderProtocolError("response.output_text.delta has no string delta")
+            text.append(delta)
+            first = event.end if first is None and delta else first
+        elif kind in ("response.completed", "response.incomplete"):
+            final = doc.get("response")
+    if not isinstance(final, dict):
+        raise ProviderProtocolError("stream ends without response.completed")
+    reply = parse(json.dumps(final).encode())
+    streamed = "".join(text)
+    if streamed != reply.text and reply.text:
+        raise ProviderProtocolError("streamed deltas differ from the completed response text")
+    return replace(reply, text=streamed), first
+
+
+SPEC = WireSpec(
+    name="openai_responses",
+    path=path,
+    build_body=build_body,
+    headers=build_headers,
+    parse=parse,
+    assemble_stream=assemble_stream,
+    capabilities=Capabilities(logprobs=True, seed=False, stop_sequences=False, json_mode=True),
+    stream_fields={"stream": True},
+)

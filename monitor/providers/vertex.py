@@ -6,28 +6,29 @@ Requests carry an OAuth2 bearer token from google-auth (see `google_auth`); no `
 key is used. rawPredict takes the Anthropic body without `model` and with Vertex's
 `anthropic_version`, and answers with an Anthropic Message. Gemini supports seed and logprobs;
 429 (RESOURCE_EXHAUSTED) is throttling on both, as is 529 overloaded from Anthropic models.
+Streamed: streamRawPredict (Anthropic SSE events) and streamGenerateContent with `alt=sse`.
+Two wire APIs, two specs: `ANTHROPIC` and `GEMINI`.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
-from monitor.config import Target
+from monitor.config_model import Target
 from monitor.errors import ProviderProtocolError
 from monitor.providers import anthropic_messages
 from monitor.providers.google_auth import GoogleBearer, source_for
 from monitor.providers.http import (
-    finish_reply,
     json_object,
     optional,
-    post_json,
     probe_headers,
     required,
     summarise_error,
 )
+from monitor.providers.stream_parse import sse_events
+from monitor.providers.wire import Capabilities, WireSpec
 from monitor.types import FinishReason, ProbeRequest, Reply, TokenLogprob
 
 ANTHROPIC_VERSION = "vertex-2023-10-16"
@@ -95,43 +96,26 @@ def build_gemini_body(target: Target, request: ProbeRequest) -> dict[str, Any]:
     return body
 
 
-async def complete_anthropic(
-    client: httpx.AsyncClient,
-    target: Target,
-    request: ProbeRequest,
-    *,
-    auth: httpx.Auth | None = None,
-) -> Reply:
-    """Send one probe to an Anthropic model through rawPredict; the reply is a Message."""
-    response, content, latency_s = await post_json(
-        client,
-        target,
-        model_path(target, "anthropic", "rawPredict"),
-        build_anthropic_body(target, request),
-        probe_headers(request, {}),
-        rate_limit_statuses=RATE_LIMIT_STATUSES,
-        auth=auth if auth is not None else bearer(target),
-    )
-    return finish_reply(anthropic_messages.parse, target, response, content, latency_s)
+def headers(target: Target, request: ProbeRequest) -> dict[str, str]:
+    """Probe headers only: the bearer token is added by `bearer`."""
+    del target
+    return probe_headers(request, {})
 
 
-async def complete_gemini(
-    client: httpx.AsyncClient,
-    target: Target,
-    request: ProbeRequest,
-    *,
-    auth: httpx.Auth | None = None,
-) -> Reply:
-    """Send one probe to a Gemini model through generateContent."""
-    response, content, latency_s = await post_json(
-        client,
-        target,
-        model_path(target, "google", "generateContent"),
-        build_gemini_body(target, request),
-        probe_headers(request, {}),
-        auth=auth if auth is not None else bearer(target),
-    )
-    return finish_reply(parse_gemini, target, response, content, latency_s)
+def anthropic_path(target: Target) -> str:
+    return model_path(target, "anthropic", "rawPredict")
+
+
+def anthropic_stream_path(target: Target) -> str:
+    return model_path(target, "anthropic", "streamRawPredict")
+
+
+def gemini_path(target: Target) -> str:
+    return model_path(target, "google", "generateContent")
+
+
+def gemini_stream_path(target: Target) -> str:
+    return model_path(target, "google", "streamGenerateContent") + "?alt=sse"
 
 
 def parse_gemini(content: bytes) -> Reply:
@@ -206,3 +190,48 @@ def _token(entry: Any, where: str) -> tuple[str, float]:
     return required(entry, "token", str, f"{where}."), required(
         entry, "logProbability", float, f"{where}."
     )
+
+
+def assemble_gemini_stream(content: bytes) -> tuple[Reply, int | None]:
+    """GenerateContentResponse chunks -> one Reply (finish and usage from the last chunk)."""
+    replies: list[Reply] = []
+    first: int | None = None
+    for event in sse_events(content):
+        reply = parse_gemini(event.data.encode())
+        if reply.text and first is None:
+            first = event.end
+        replies.append(reply)
+    if not replies:
+        raise ProviderProtocolError("stream has no events")
+    if replies[-1].finish_reason is None:
+        raise ProviderProtocolError("stream ends without a finishReason")
+    chunks = [r.logprobs for r in replies if r.logprobs is not None]
+    logprobs = tuple(t for chunk in chunks for t in chunk) if chunks else None
+    return replace(replies[-1], text="".join(r.text for r in replies), logprobs=logprobs), first
+
+
+ANTHROPIC = WireSpec(
+    name="vertex_anthropic",
+    path=anthropic_path,
+    stream_path=anthropic_stream_path,
+    build_body=build_anthropic_body,
+    headers=headers,
+    parse=anthropic_messages.parse,
+    assemble_stream=anthropic_messages.assemble_stream,
+    capabilities=Capabilities(logprobs=False, seed=False),
+    auth=bearer,
+    stream_fields={"stream": True},
+    rate_limit_statuses=RATE_LIMIT_STATUSES,
+)
+
+GEMINI = WireSpec(
+    name="vertex_gemini",
+    path=gemini_path,
+    stream_path=gemini_stream_path,
+    build_body=build_gemini_body,
+    headers=headers,
+    parse=parse_gemini,
+    assemble_stream=assemble_gemini_stream,
+    capabilities=Capabilities(logprobs=True, seed=True, json_mode=True),
+    auth=bearer,
+)

@@ -95,20 +95,6 @@ def redacted(dsn: str) -> str:
     return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
 
 
-def dsn_problem(dsn: str) -> str | None:
-    """Why libpq cannot parse `dsn` (an unencoded `%` or `@` in the password, an unclosed
-    `[` around an IPv6 host), without echoing any of it; None if it parses."""
-    try:
-        conninfo_to_dict(dsn)
-    except psycopg.Error:
-        return (
-            "not a valid PostgreSQL URL: percent-encode reserved characters in the user and"
-            " password (`%` as %25, `@` as %40, `/` as %2F) and put an IPv6 host in"
-            " brackets ([::1])"
-        )
-    return None
-
-
 def dsn_password(dsn: str) -> str | None:
     """The password in `dsn` (parsed, else as written between `user:` and `@`)."""
     try:
@@ -117,11 +103,6 @@ def dsn_password(dsn: str) -> str | None:
         match = re.match(r"^[a-z]+://[^:@/]*:(.*)@", dsn)
         password = match.group(1) if match else None
     return None if password is None else str(password)
-
-
-def masked(dsn: str) -> str:
-    """`dsn` as written, its password masked (for messages about a DSN that does not parse)."""
-    return re.sub(r"^([a-z]+://[^:@/]*:).*@", r"\1********@", dsn)
 
 
 def to_jsonb(value: Any) -> Jsonb:

@@ -313,13 +313,13 @@ TARGETS: dict[str, FuzzTarget] = {
             st.one_of(sse_bodies([_sse_fixture("openai_chat_stream")]), st.binary(max_size=500)),
             stream_parse.sse_events,
         ),
-        _stream("openai_chat", stream_parse.assemble_openai, ["openai_chat_stream"]),
+        _stream("openai_chat", openai_chat.assemble_stream, ["openai_chat_stream"]),
         _stream(
             "anthropic_messages",
-            stream_parse.assemble_anthropic,
+            anthropic_messages.assemble_stream,
             ["anthropic_stream", "anthropic_stream_error"],
         ),
-        _stream("vertex_gemini", stream_parse.assemble_gemini, ["vertex_gemini_stream"]),
+        _stream("vertex_gemini", vertex.assemble_gemini_stream, ["vertex_gemini_stream"]),
         FuzzTarget(
             "stream:openai_responses",
             sse_bodies([[_fixture("openai_response") | {"type": "x"}], [{"type": "error"}]])
@@ -331,19 +331,19 @@ TARGETS: dict[str, FuzzTarget] = {
                     ]
                 ]
             ),
-            stream_parse.assemble_responses,
+            openai_responses.assemble_stream,
             (ProviderError,),
         ),
         FuzzTarget(
             "stream:bedrock_converse",
             st.one_of(_aws_stream(False), st.binary(max_size=200)),
-            stream_parse.assemble_converse,
+            bedrock.assemble_converse_stream,
             (ProviderError,),
         ),
         FuzzTarget(
             "stream:bedrock_invoke",
             _aws_stream(True),
-            stream_parse.assemble_invoke_stream,
+            bedrock.assemble_invoke_stream,
             (ProviderError,),
         ),
         FuzzTarget(

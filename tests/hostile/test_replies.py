@@ -12,7 +12,7 @@ import io
 import pytest
 
 from monitor.errors import ProviderRateLimited
-from monitor.providers import PROVIDERS
+from monitor.providers import WIRE_SPECS
 from monitor.providers.http import build_client
 from tests.hostile.cases import CASES, Case
 from tests.hostile.checks import assert_clean_log, run_case
@@ -44,5 +44,7 @@ async def test_retry_after_values(case: Case) -> None:
         target = hostile_target("openai_chat", server.url(case.name))
         async with build_client(target) as client:
             with pytest.raises(ProviderRateLimited) as caught:
-                await PROVIDERS["openai_chat"](client, target, SUITE.request(SUITE.probes[0], "k"))
+                await WIRE_SPECS["openai_chat"].send(
+                    client, target, SUITE.request(SUITE.probes[0], "k"), stream=False
+                )
     assert caught.value.retry_after_s == case.extra["retry_after_s"]

@@ -15,7 +15,7 @@ from monitor.errors import (
     ProviderProtocolError,
     ProviderRateLimited,
 )
-from monitor.providers import PROVIDERS, anthropic_messages
+from monitor.providers import WIRE_SPECS, anthropic_messages
 from monitor.providers.http import build_client
 from monitor.types import FinishReason, Message, ProbeRequest, Reply
 from tests.providers.fakes import API_KEY, Endpoint, fixture_bytes, fixture_json, make_target
@@ -28,7 +28,7 @@ SUCCESS_FIXTURES = ["anthropic_message", "anthropic_message_thinking"]
 async def complete(endpoint: Endpoint, request: ProbeRequest = PLAIN, **target: Any) -> Reply:
     tgt = make_target(api="anthropic_messages", **target)
     async with build_client(tgt, transport=endpoint.transport) as client:
-        return await anthropic_messages.complete(client, tgt, request)
+        return await anthropic_messages.SPEC.send(client, tgt, request, stream=False)
 
 
 def message(**fields: Any) -> bytes:
@@ -41,7 +41,7 @@ UNCLOSED = "Expecting property name enclosed in double quotes: line 1 column 2 (
 
 def test_registered() -> None:
     """The module is the `anthropic_messages` entry of the provider registry."""
-    assert PROVIDERS["anthropic_messages"] is anthropic_messages.complete
+    assert WIRE_SPECS["anthropic_messages"] is anthropic_messages.SPEC
 
 
 BASE = {"model": "m", "max_tokens": 16, "temperature": 0.0}

@@ -15,7 +15,7 @@ from monitor.errors import (
     ProviderProtocolError,
     ProviderRateLimited,
 )
-from monitor.providers import PROVIDERS, bedrock
+from monitor.providers import WIRE_SPECS, bedrock
 from monitor.providers.aws_auth import CredentialChain
 from monitor.providers.http import build_client
 from monitor.types import FinishReason, Message, ProbeRequest, Reply
@@ -46,15 +46,17 @@ async def complete(
         api_key=None,
         **{"region": "us-east-1", "model_id": MODEL_ID, **target},
     )
-    call = bedrock.complete_invoke if invoke else bedrock.complete
+    spec = bedrock.INVOKE if invoke else bedrock.CONVERSE
     async with build_client(tgt, transport=endpoint.transport) as client:
-        return await call(client, tgt, request, auth=static_sigv4(tgt.region or ""))
+        return await spec.send(
+            client, tgt, request, stream=False, auth=static_sigv4(tgt.region or "")
+        )
 
 
 def test_registered() -> None:
     """Converse and InvokeModel are the `bedrock_converse` and `bedrock_invoke` entries."""
-    assert PROVIDERS["bedrock_converse"] is bedrock.complete
-    assert PROVIDERS["bedrock_invoke"] is bedrock.complete_invoke
+    assert WIRE_SPECS["bedrock_converse"] is bedrock.CONVERSE
+    assert WIRE_SPECS["bedrock_invoke"] is bedrock.INVOKE
 
 
 def test_region_defaults_base_url() -> None:

@@ -7,15 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from monitor.config import SuiteBinding
+from monitor.config_model import SuiteBinding
 from monitor.probes import ProbeSuite
-from monitor.providers import PROVIDERS
-from monitor.providers.capabilities import (
-    CAPABILITIES,
-    CAPABILITY_NAMES,
-    Capabilities,
-    unsupported,
-)
+from monitor.providers import WIRE_SPECS
+from monitor.providers.capabilities import CAPABILITY_NAMES, unsupported
+from monitor.providers.wire import Capabilities
 from monitor.servable import Skipped, servable
 from monitor.types import Message, ProbeRequest
 from tests.providers.fakes import make_target
@@ -25,7 +21,7 @@ PLAIN = ProbeRequest(messages=(Message("user", "hi"),), max_tokens=4, temperatur
 
 def test_every_api_has_capabilities() -> None:
     """A new wire API cannot be registered without saying what it can serve."""
-    assert sorted(CAPABILITIES) == sorted(PROVIDERS)
+    assert all(isinstance(spec.capabilities, Capabilities) for spec in WIRE_SPECS.values())
 
 
 @pytest.mark.parametrize(
@@ -74,16 +70,16 @@ def test_context_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     assert why is not None and why.capability == "max_context"
     assert why.reason == "needs about 1100 tokens; the target serves at most 1000"
     assert unsupported("openai_chat", long, max_context_tokens=1100) is None
-    monkeypatch.setitem(
-        CAPABILITIES, "openai_chat", Capabilities(logprobs=True, seed=True, max_context_tokens=512)
-    )
+    caps = Capabilities(logprobs=True, seed=True, max_context_tokens=512)
+    spec = replace(WIRE_SPECS["openai_chat"], capabilities=caps)
+    monkeypatch.setitem(WIRE_SPECS, "openai_chat", spec)
     assert unsupported("openai_chat", long) is not None
 
 
 def test_streaming_flag(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(
-        CAPABILITIES, "openai_chat", Capabilities(logprobs=True, seed=True, streaming=False)
-    )
+    caps = Capabilities(logprobs=True, seed=True, streaming=False)
+    spec = replace(WIRE_SPECS["openai_chat"], capabilities=caps)
+    monkeypatch.setitem(WIRE_SPECS, "openai_chat", spec)
     why = unsupported("openai_chat", replace(PLAIN, stream=True))
     assert why is not None and why.reason == "openai_chat has no streaming"
 

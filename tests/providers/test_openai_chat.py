@@ -15,7 +15,7 @@ from monitor.errors import (
     ProviderProtocolError,
     ProviderRateLimited,
 )
-from monitor.providers import PROVIDERS, openai_chat
+from monitor.providers import WIRE_SPECS, openai_chat
 from monitor.providers.http import build_client
 from monitor.types import FinishReason, Message, ProbeRequest, Reply, TokenLogprob
 from tests.providers.fakes import API_KEY, Endpoint, fixture_bytes, fixture_json, make_target
@@ -35,7 +35,7 @@ SUCCESS_FIXTURES = [
 async def complete(endpoint: Endpoint, request: ProbeRequest = PLAIN, **target: Any) -> Reply:
     tgt = make_target(**target)
     async with build_client(tgt, transport=endpoint.transport) as client:
-        return await openai_chat.complete(client, tgt, request)
+        return await openai_chat.SPEC.send(client, tgt, request, stream=False)
 
 
 def body(doc: dict[str, Any]) -> bytes:
@@ -44,7 +44,7 @@ def body(doc: dict[str, Any]) -> bytes:
 
 def test_registered() -> None:
     """The module is the `openai_chat` entry of the provider registry."""
-    assert PROVIDERS["openai_chat"] is openai_chat.complete
+    assert WIRE_SPECS["openai_chat"] is openai_chat.SPEC
 
 
 BASE = {"model": "m", "max_tokens": 16, "temperature": 0.0, "stream": False}

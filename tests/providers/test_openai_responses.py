@@ -15,7 +15,7 @@ from monitor.errors import (
     ProviderProtocolError,
     ProviderRateLimited,
 )
-from monitor.providers import PROVIDERS, azure_openai, openai_responses
+from monitor.providers import WIRE_SPECS, azure_openai, openai_responses
 from monitor.providers.http import build_client
 from monitor.types import FinishReason, Message, ProbeRequest, Reply, TokenLogprob
 from tests.providers.fakes import API_KEY, Endpoint, fixture_bytes, fixture_json, make_target
@@ -27,19 +27,19 @@ PLAIN = ProbeRequest(messages=(QUESTION,), max_tokens=16, temperature=0.0, affin
 async def responses(endpoint: Endpoint, request: ProbeRequest = PLAIN) -> Reply:
     tgt = make_target(api="openai_responses", base_url="https://api.openai.test/v1")
     async with build_client(tgt, transport=endpoint.transport) as client:
-        return await openai_responses.complete(client, tgt, request)
+        return await openai_responses.SPEC.send(client, tgt, request, stream=False)
 
 
 async def azure(endpoint: Endpoint, request: ProbeRequest = PLAIN, **target: Any) -> Reply:
     tgt = make_target(api="azure_openai_chat", base_url="https://res.openai.azure.test/", **target)
     async with build_client(tgt, transport=endpoint.transport) as client:
-        return await azure_openai.complete(client, tgt, request)
+        return await azure_openai.SPEC.send(client, tgt, request, stream=False)
 
 
 def test_registered() -> None:
     """Both modules are in the registry under their api names."""
-    assert PROVIDERS["openai_responses"] is openai_responses.complete
-    assert PROVIDERS["azure_openai_chat"] is azure_openai.complete
+    assert WIRE_SPECS["openai_responses"] is openai_responses.SPEC
+    assert WIRE_SPECS["azure_openai_chat"] is azure_openai.SPEC
 
 
 async def test_responses_request() -> None:

@@ -10,9 +10,10 @@ import httpx
 import pytest
 
 from monitor.errors import ProviderProtocolError, ProviderRateLimited
-from monitor.providers import PROVIDERS, STREAMERS, streams
+from monitor.providers import WIRE_SPECS
 from monitor.providers.http import build_client
 from monitor.providers.stream_parse import sse_events
+from monitor.providers.wire import timing
 from monitor.sim.records import ChatRequest, Generation
 from monitor.sim.streaming import RENDERERS, frame
 from monitor.types import FinishReason, Message, ProbeRequest, Reply, TokenLogprob
@@ -48,14 +49,10 @@ async def run(api: str, handler: Dripping, **target: Any) -> Reply:
     fields = {"project": "p", "location": "us-east5"} if api.startswith("vertex_") else {}
     tgt = make_target(api=api, **{**fields, **target})
     async with build_client(tgt, transport=httpx.MockTransport(handler)) as client:
+        spec = WIRE_SPECS[api]
         if api.startswith("vertex_"):
-            fn = (
-                streams.vertex_gemini_stream
-                if api == "vertex_gemini"
-                else streams.vertex_anthropic_stream
-            )
-            return await fn(client, tgt, PLAIN, auth=StaticBearer("ya29.t"))
-        return await STREAMERS[api](client, tgt, PLAIN)
+            return await spec.send(client, tgt, PLAIN, stream=True, auth=StaticBearer("ya29.t"))
+        return await spec.send(client, tgt, PLAIN, stream=True)
 
 
 def test_sse_events() -> None:
@@ -153,13 +150,8 @@ def test_timing_from_marks() -> None:
     """TTFT is the time of the chunk completing the first text event; rate counts after it."""
     reply = replace(Reply(text="x", finish_reason=None), output_tokens=10)
     marks = [(100, 0.5), (250, 0.9), (400, 2.9)]
-    assert streams.timing(marks, 180, reply, 2.9) == (0.9, 5.0)
-    assert streams.timing(marks, None, reply, 2.9) == (None, None)
-
-
-def test_every_api_streams() -> None:
-    """No wire API can be registered without its streamed twin."""
-    assert sorted(STREAMERS) == sorted(PROVIDERS)
+    assert timing(marks, 180, reply, 2.9) == (0.9, 5.0)
+    assert timing(marks, None, reply, 2.9) == (None, None)
 
 
 def _frames(api: str) -> bytes:
@@ -175,8 +167,9 @@ async def bedrock_run(api: str, body: bytes) -> Reply:
     tgt = make_target(api, api_key=None, region="us-east-1")
     handler = Dripping(body, size=37)
     async with build_client(tgt, transport=httpx.MockTransport(handler)) as client:
-        fn: Any = STREAMERS[api]
-        reply = await fn(client, tgt, replace(PLAIN, stream=True), auth=StaticBearer("x"))
+        reply = await WIRE_SPECS[api].send(
+            client, tgt, replace(PLAIN, stream=True), auth=StaticBearer("x")
+        )
     path = handler.requests[0].url.path
     assert path.endswith(
         "/converse-stream" if api == "bedrock_converse" else "/invoke-with-response-stream"

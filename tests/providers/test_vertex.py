@@ -15,7 +15,7 @@ from monitor.errors import (
     ProviderProtocolError,
     ProviderRateLimited,
 )
-from monitor.providers import PROVIDERS, vertex
+from monitor.providers import WIRE_SPECS, vertex
 from monitor.providers.google_auth import TokenSource
 from monitor.providers.http import build_client
 from monitor.types import FinishReason, Message, ProbeRequest, Reply, TokenLogprob
@@ -40,15 +40,15 @@ async def complete(
             **target,
         },
     )
-    call = vertex.complete_gemini if gemini else vertex.complete_anthropic
+    spec = vertex.GEMINI if gemini else vertex.ANTHROPIC
     async with build_client(tgt, transport=endpoint.transport) as client:
-        return await call(client, tgt, request, auth=StaticBearer(TOKEN))
+        return await spec.send(client, tgt, request, stream=False, auth=StaticBearer(TOKEN))
 
 
 def test_registered_and_default_base_url() -> None:
     """Both APIs are registered; a target without base_url gets the regional endpoint."""
-    assert PROVIDERS["vertex_anthropic"] is vertex.complete_anthropic
-    assert PROVIDERS["vertex_gemini"] is vertex.complete_gemini
+    assert WIRE_SPECS["vertex_anthropic"] is vertex.ANTHROPIC
+    assert WIRE_SPECS["vertex_gemini"] is vertex.GEMINI
     target = make_target(api="vertex_gemini", base_url=None, project="p", location="europe-west1")
     assert target.base_url == "https://europe-west1-aiplatform.googleapis.com/"
 

@@ -68,9 +68,9 @@ async def converse(
         model_id=BEDROCK_MODEL,
         base_url=fleet.base_url("bedrock", pool),
     )
-    call = bedrock.complete_invoke if invoke else bedrock.complete
+    spec = bedrock.INVOKE if invoke else bedrock.CONVERSE
     async with build_client(target) as client:
-        return await call(client, target, REQUEST, auth=auth)
+        return await spec.send(client, target, REQUEST, stream=False, auth=auth)
 
 
 @pytest.mark.parametrize("invoke", [False, True], ids=["converse", "invoke"])
@@ -168,9 +168,9 @@ async def gemini(
         model_id="gemini-2.0-flash-001" if pool == "gemini" else "claude-sonnet-4-5@20250929",
         base_url=fleet.base_url("vertex", pool),
     )
-    call = vertex.complete_gemini if pool == "gemini" else vertex.complete_anthropic
+    spec = vertex.GEMINI if pool == "gemini" else vertex.ANTHROPIC
     async with build_client(target) as client:
-        return await call(client, target, REQUEST, auth=auth)
+        return await spec.send(client, target, REQUEST, stream=False, auth=auth)
 
 
 @pytest.mark.parametrize("pool", ["gemini", "claude"])

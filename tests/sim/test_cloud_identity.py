@@ -275,7 +275,7 @@ async def test_session_key_without_its_token_is_rejected(fleet: SimFleet) -> Non
     auth = signer(key=issued["AccessKeyId"], secret=issued["SecretAccessKey"])
     async with build_client(target) as client:
         with pytest.raises(ProviderHTTPError) as caught:
-            await bedrock.complete(client, target, REQUEST, auth=auth)
+            await bedrock.CONVERSE.send(client, target, REQUEST, stream=False, auth=auth)
     assert str(caught.value) == (
         "HTTP 403: UnrecognizedClientException: The security token included in the request"
         " is invalid."

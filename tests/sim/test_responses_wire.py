@@ -33,7 +33,7 @@ async def fleet() -> AsyncIterator[SimFleet]:
 async def responses(fleet: SimFleet, request: ProbeRequest = REQUEST) -> Reply:
     target = make_target(api="openai_responses", base_url=fleet.base_url("openai", "default"))
     async with build_client(target) as client:
-        return await openai_responses.complete(client, target, request)
+        return await openai_responses.SPEC.send(client, target, request, stream=False)
 
 
 async def azure(fleet: SimFleet, key: str = API_KEY) -> Reply:
@@ -44,7 +44,7 @@ async def azure(fleet: SimFleet, key: str = API_KEY) -> Reply:
         model_id="gpt-4o-prod",
     )
     async with build_client(target) as client:
-        return await azure_openai.complete(client, target, REQUEST)
+        return await azure_openai.SPEC.send(client, target, REQUEST, stream=False)
 
 
 async def test_responses_round_trip(fleet: SimFleet) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from openai.types.responses import ResponseStreamEvent
 from pydantic import TypeAdapter
 
 from monitor.errors import ProviderProtocolError
-from monitor.providers import PROVIDERS, STREAMERS, sender
+from monitor.providers import WIRE_SPECS, send
 from monitor.providers.aws_auth import SigV4
 from monitor.providers.http import build_client
 from monitor.providers.stream_parse import sse_events
@@ -89,14 +88,14 @@ def static_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("monitor.providers.bedrock.chain_for", lambda profile: credentials)
 
 
-@pytest.mark.parametrize("api", sorted(PROVIDERS))
+@pytest.mark.parametrize("api", sorted(WIRE_SPECS))
 async def test_stream_matches_plain_reply(fleet: SimFleet, api: str, tmp_path: Path) -> None:
     """The streamed text, finish reason and usage equal the non-streamed reply's, and the
     stream's timings are measured."""
     target = target_for(fleet, api, tmp_path)
     async with build_client(target) as client:
-        streamed = await sender(api, REQUEST)(client, target, REQUEST)
-        plain = await sender(api, replace(REQUEST, stream=False))(client, target, REQUEST)
+        streamed = await send(client, target, REQUEST)
+        plain = await WIRE_SPECS[api].send(client, target, REQUEST, stream=False)
     assert streamed.text == plain.text and "Paris" in streamed.text
     assert streamed.finish_reason == plain.finish_reason
     assert streamed.output_tokens == plain.output_tokens
@@ -117,7 +116,7 @@ async def test_broken_stream_is_protocol_error(
     target = target_for(fleet, api, tmp_path)
     async with build_client(target) as client:
         with pytest.raises(ProviderProtocolError):
-            await STREAMERS[api](client, target, REQUEST)
+            await WIRE_SPECS[api].send(client, target, REQUEST, stream=True)
 
 
 async def test_latency_fault_shows_in_time_to_first_token(fleet: SimFleet, tmp_path: Path) -> None:
@@ -125,7 +124,7 @@ async def test_latency_fault_shows_in_time_to_first_token(fleet: SimFleet, tmp_p
     fleet.set_fault("anthropic", "default", Fault("latency", rate=1.0, delay_s=0.3))
     target = target_for(fleet, "anthropic_messages", tmp_path)
     async with build_client(target) as client:
-        reply = await STREAMERS["anthropic_messages"](client, target, REQUEST)
+        reply = await WIRE_SPECS["anthropic_messages"].send(client, target, REQUEST, stream=True)
     assert reply.time_to_first_token_s is not None and reply.time_to_first_token_s >= 0.3
 
 
@@ -224,6 +223,6 @@ async def test_signing_covers_the_streaming_route(fleet: SimFleet, tmp_path: Pat
 
     async with build_client(target) as client:
         with pytest.raises(Exception, match="403"):
-            await STREAMERS["bedrock_converse"](
-                client, target, REQUEST, auth=SigV4("us-east-1", wrong)
+            await WIRE_SPECS["bedrock_converse"].send(
+                client, target, REQUEST, stream=True, auth=SigV4("us-east-1", wrong)
             )
