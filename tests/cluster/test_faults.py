@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psycopg
@@ -28,23 +27,12 @@ from monitor.sim import Fault, SimFleet
 from monitor.store import StoreError, current_fence
 from monitor.store.postgres import COORDINATION_WAIT_S, PostgresStore
 from tests.conftest import BACKENDS, PROBES
-from tests.pg import REQUIRE_ENV, PgServer, find_pg_bin, running_postgres
+from tests.pg import PgServer
 from tests.store.test_sqlite import make_result
 
 MODELS = [f"m{i}" for i in range(12)]
 OWNERS = assign(MODELS, ["a", "b"])
 B_SHARD = min(m for m, r in OWNERS.items() if r == "b")
-
-
-@pytest.fixture(scope="module")
-def own_pg() -> Iterator[PgServer]:
-    """A server only these tests use: they stop and restart it."""
-    if find_pg_bin() is None:
-        if os.environ.get(REQUIRE_ENV) == "1":
-            pytest.fail(f"{REQUIRE_ENV}=1 but no PostgreSQL under /usr/lib/postgresql/*/bin")
-        pytest.skip("PostgreSQL binaries not installed (Debian package `postgresql`)")
-    with running_postgres() as server:
-        yield server
 
 
 @pytest.fixture
