@@ -1,6 +1,6 @@
 """`canary demo`: the simulated fleet, the daemon against it, and a scripted fault scenario.
 
-The only place outside `monitor/sim/` that imports the simulator. It injects each fault at a
+The only place outside `canary_sim/` that imports the simulator. It injects each fault at a
 fixed share of the run, watches the daemon's own drift alarms, shows a live table, and exits 0
 only if every injected fault alarmed on its (platform, pool) after injection and nothing else
 alarmed at all.
@@ -18,12 +18,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from canary_sim import AnswerBook, Fault, FaultKind, SimBackend, SimFleet, run_fleet
+from canary_sim.aws_sigv4 import SigV4Verifier
+from canary_sim.cloud import token_uri
+from canary_sim.google_oauth import OAuthIssuer
 from monitor.daemon import Daemon
 from monitor.runner import DriftEvent
-from monitor.sim import AnswerBook, Fault, FaultKind, SimBackend, SimFleet, run_fleet
-from monitor.sim.aws_sigv4 import SigV4Verifier
-from monitor.sim.cloud import token_uri
-from monitor.sim.google_oauth import OAuthIssuer
 
 REFRESH_S = 1.0
 # The demo's own AWS key pair: the simulated Bedrock verifies SigV4 signatures made with it.

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from canary_sim import GENERIC_REPLY, AnswerBook
+from canary_sim.answers import corrects_premise
 from monitor.errors import ConfigError
-from monitor.sim import GENERIC_REPLY, AnswerBook
-from monitor.sim.answers import corrects_premise
 from monitor.types import Message
 
 from .conftest import ARITHMETIC, CAPITAL, DNS, DNS_SYSTEM

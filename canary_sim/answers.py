@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from canary_sim.tokens import tokenize
 from monitor.probes import load_suite
-from monitor.sim.tokens import tokenize
 from monitor.types import Message
 
 GENERIC_REPLY = (

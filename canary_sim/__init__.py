@@ -10,10 +10,10 @@ it cannot tell a simulated pool from a real one.
 
 from __future__ import annotations
 
-from monitor.sim.answers import GENERIC_REPLY, Answer, AnswerBook
-from monitor.sim.faults import FAULT_KINDS, Fault, FaultKind
-from monitor.sim.generate import fingerprint
-from monitor.sim.server import AFFINITY_HEADER, SimBackend, SimFleet, run_fleet
+from canary_sim.answers import GENERIC_REPLY, Answer, AnswerBook
+from canary_sim.faults import FAULT_KINDS, Fault, FaultKind
+from canary_sim.generate import fingerprint
+from canary_sim.server import AFFINITY_HEADER, SimBackend, SimFleet, run_fleet
 
 __all__ = [
     "AFFINITY_HEADER",

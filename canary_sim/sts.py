@@ -27,7 +27,7 @@ from google.auth import crypt, jwt
 from monitor.providers.aws_auth import utc_now
 
 if TYPE_CHECKING:
-    from monitor.sim.server import SimFleet
+    from canary_sim.server import SimFleet
 
 STS_PATH = "/sts/"
 STS_AUDIENCE = "sts.amazonaws.com"  # the audience EKS projects IRSA tokens for

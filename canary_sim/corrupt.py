@@ -12,8 +12,8 @@ from __future__ import annotations
 import random
 import re
 
-from monitor.sim.faults import CODE_MODES, Fault
-from monitor.sim.tokens import is_content, runner_up, split_space, tokenize
+from canary_sim.faults import CODE_MODES, Fault
+from canary_sim.tokens import is_content, runner_up, split_space, tokenize
 from monitor.types import Message
 
 SCRIPT_SAMPLES: dict[str, tuple[str, ...]] = {

@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 
 from botocore.credentials import ReadOnlyCredentials
 
+from canary_sim.records import SimError
+from canary_sim.sts import StsIssuer
 from monitor.providers.aws_auth import sign, utc_now
-from monitor.sim.records import SimError
-from monitor.sim.sts import StsIssuer
 
 MAX_SKEW = timedelta(minutes=5)
 AMZ_DATE = "%Y%m%dT%H%M%SZ"
