@@ -12,8 +12,7 @@ from typing import Any
 
 from canary_sim import anthropic_wire, fields
 from canary_sim.cloud_fields import anthropic_body, parts_text
-from canary_sim.records import ChatRequest, Generation, SimError, WireFormat
-from monitor.types import Message
+from canary_sim.records import ChatRequest, Generation, Message, SimError, WireFormat
 
 INVOKE_VERSION = "bedrock-2023-05-31"
 _KNOWN = frozenset(

@@ -13,8 +13,8 @@ import random
 import re
 
 from canary_sim.faults import CODE_MODES, Fault
+from canary_sim.records import Message
 from canary_sim.tokens import is_content, runner_up, split_space, tokenize
-from monitor.types import Message
 
 SCRIPT_SAMPLES: dict[str, tuple[str, ...]] = {
     "Thai": ("ก", "ที่", "ของ", "และ", "การ", "นี้"),

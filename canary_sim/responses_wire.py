@@ -13,9 +13,8 @@ import uuid
 from typing import Any
 
 from canary_sim import fields, openai_wire
-from canary_sim.records import ChatRequest, Generation, SimError, WireFormat
+from canary_sim.records import ChatRequest, Generation, Message, SimError, WireFormat
 from canary_sim.tokens import top_alternatives
-from monitor.types import Message
 
 _ROLES = frozenset({"user", "assistant"})
 

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth import crypt, jwt
 
-from monitor.providers.aws_auth import utc_now
+from canary_sim.clock import utc_now
 
 if TYPE_CHECKING:
     from canary_sim.server import SimFleet

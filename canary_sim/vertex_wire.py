@@ -13,9 +13,8 @@ from typing import Any
 
 from canary_sim import anthropic_wire, fields
 from canary_sim.cloud_fields import anthropic_body, parts_text
-from canary_sim.records import ChatRequest, Generation, SimError, WireFormat
+from canary_sim.records import ChatRequest, Generation, Message, SimError, WireFormat
 from canary_sim.tokens import top_alternatives
-from monitor.types import Message
 
 RAW_PREDICT_VERSION = "vertex-2023-10-16"
 _KNOWN = frozenset(
