@@ -15,6 +15,8 @@ WORKDIR /src
 RUN python -m venv /opt/canary
 COPY pyproject.toml README.md ./
 COPY monitor ./monitor
+# The simulated fleet, a sibling package: `canary demo` (the default CMD) starts it.
+COPY canary_sim ./canary_sim
 RUN /opt/canary/bin/pip install --no-cache-dir .
 
 FROM ${PYTHON_IMAGE}

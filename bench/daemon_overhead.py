@@ -6,7 +6,7 @@
 
 Three processes, so that each CPU figure belongs to one of them:
 
-- the simulated fleet (`python -m monitor.sim`), serving `bench/p000 .. bench/pNNN` (openai_chat);
+- the simulated fleet (`python -m canary_sim`), serving `bench/p000 .. bench/pNNN` (openai_chat);
 - this process, for part A (overhead): the same probe requests sent by a bare `httpx` loop
   (JSON in, JSON out, nothing else) and by the daemon's real `Runner` path (provider, detectors,
   SQLite write, metrics, drift, the `probe.finished` log line), alternating round by round, CPU
@@ -150,9 +150,9 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def simulated_fleet(probe_dir: Path, targets: int, log_path: Path) -> Iterator[tuple[int, int]]:
-    """`python -m monitor.sim` serving every bench pool; yields (port, pid)."""
+    """`python -m canary_sim` serving every bench pool; yields (port, pid)."""
     port = free_port()
-    argv = [sys.executable, "-m", "monitor.sim", "--port", str(port), "--probes", str(probe_dir)]
+    argv = [sys.executable, "-m", "canary_sim", "--port", str(port), "--probes", str(probe_dir)]
     for i in range(targets):
         argv += ["--backend", f"{PLATFORM}/{pool(i)}/openai_chat"]
     with open(log_path, "wb") as log:

@@ -49,7 +49,7 @@ import httpx
 if __package__ in (None, ""):  # `python bench/kill_harness.py`: the monitor next to this file
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.sim import AnswerBook, Fault, SimBackend, SimFleet, run_fleet
+from canary_sim import AnswerBook, Fault, SimBackend, SimFleet, run_fleet
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBES = ROOT / "probes"

@@ -21,10 +21,10 @@ from typing import Any
 
 import httpx
 
+from canary_sim import AnswerBook, Fault, SimBackend, run_fleet
 from monitor.config import Target
 from monitor.probes import ProbeSuite, load_suite
 from monitor.runner import execute_probe
-from monitor.sim import AnswerBook, Fault, SimBackend, run_fleet
 from monitor.types import Outcome
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ the shutdown; then the write-latency runs (seconds). Timed on the shared 2-core 
 in full (with other tests running), 1 min 52 s with --quick.
 
 Processes: a throwaway PostgreSQL (tests/pg.py: Debian's binaries, fsync on), the simulated
-fleet (`python -m monitor.sim`, two backends) and N `canary run --config` replicas in cluster
+fleet (`python -m canary_sim`, two backends) and N `canary run --config` replicas in cluster
 mode. A series is (platform, pool, model, suite, detector); the bench suite (the first three
 core probes) gives 6 per (target, suite), so 10,000 series are ~1,667 targets over ~834 models.
 
@@ -74,7 +74,7 @@ def fleet(workdir: Path) -> Iterator[int]:
     argv = [
         sys.executable,
         "-m",
-        "monitor.sim",
+        "canary_sim",
         "--port",
         str(port),
         "--probes",

@@ -5,7 +5,7 @@ and when its targets were probed again (and the longest any one of them went unp
     python bench/takeover.py --ttl 15 --heartbeat 5 --interval 30 --cycles 3  # defaults (~4 min)
     python bench/takeover.py --json
 
-Processes: a throwaway PostgreSQL (tests/pg.py), the simulated fleet (`python -m monitor.sim`,
+Processes: a throwaway PostgreSQL (tests/pg.py), the simulated fleet (`python -m canary_sim`,
 two backends) and three `canary run` replicas in cluster mode over `--models` models x 2
 platforms with a 3-probe suite. Each cycle: wait until every model is held and has been probed
 since the last change, SIGKILL the next replica (r0, r1, r2, r0, ...) that holds a model, then

@@ -1,9 +1,11 @@
 """`canary demo`: the simulated fleet, the daemon against it, and a scripted fault scenario.
 
-The only place outside `monitor/sim/` that imports the simulator. It injects each fault at a
-fixed share of the run, watches the daemon's own drift alarms, shows a live table, and exits 0
-only if every injected fault alarmed on its (platform, pool) after injection and nothing else
-alarmed at all.
+The only module of `monitor` that imports the simulator (`canary_sim`, a sibling package), and
+only lazily, inside `run_demo`: importing this module, like running any other command, never
+loads it (`tests/sim/test_independence.py` checks both). It injects each fault at a fixed share
+of the run, watches the daemon's own drift alarms, shows a live table, and exits 0 only if
+every injected fault alarmed on its (platform, pool) after injection and nothing else alarmed
+at all.
 """
 
 from __future__ import annotations
@@ -16,14 +18,13 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.daemon import Daemon
 from monitor.runner import DriftEvent
-from monitor.sim import AnswerBook, Fault, FaultKind, SimBackend, SimFleet, run_fleet
-from monitor.sim.aws_sigv4 import SigV4Verifier
-from monitor.sim.cloud import token_uri
-from monitor.sim.google_oauth import OAuthIssuer
+
+if TYPE_CHECKING:
+    from canary_sim import FaultKind, SimFleet
 
 REFRESH_S = 1.0
 # The demo's own AWS key pair: the simulated Bedrock verifies SigV4 signatures made with it.
@@ -52,13 +53,14 @@ SCENARIO = (
     Injection(0.55, "bedrock", "us-east-1", "http_error", 0.3, {"status": 503}),
 )
 
+# The simulated backends in `python -m canary_sim --backend` form, platform/pool/api.
 BACKENDS = (
-    SimBackend("anthropic-api", "default", "anthropic_messages"),
-    SimBackend("anthropic-api", "long-context", "anthropic_messages"),
-    SimBackend("bedrock", "us-east-1", "bedrock_converse"),
-    SimBackend("vertex", "us-east5", "vertex_anthropic"),
-    SimBackend("vllm-prod", "default", "openai_chat"),
-    SimBackend("vllm-prod", "long-context", "openai_chat"),
+    "anthropic-api/default/anthropic_messages",
+    "anthropic-api/long-context/anthropic_messages",
+    "bedrock/us-east-1/bedrock_converse",
+    "vertex/us-east5/vertex_anthropic",
+    "vllm-prod/default/openai_chat",
+    "vllm-prod/long-context/openai_chat",
 )
 
 
@@ -112,6 +114,11 @@ def verdict(injections: list[tuple[Injection, float]], alarms: list[Alarm]) -> d
 async def run_demo(
     duration_s: float, *, as_json: bool, config: Path | None = None, port: int = 0
 ) -> int:
+    # The simulator is imported here, on the demo's own path only (see the module docstring).
+    from canary_sim import AnswerBook, Fault, SimBackend, run_fleet
+    from canary_sim.aws_sigv4 import SigV4Verifier
+    from canary_sim.google_oauth import OAuthIssuer
+
     config_path = (config or default_config()).resolve()
     probe_dir = config_path.parent.parent / "probes"
     alarms: list[Alarm] = []
@@ -124,7 +131,7 @@ async def run_demo(
 
     with tempfile.TemporaryDirectory(prefix="canary-demo-") as workdir:
         async with run_fleet(
-            list(BACKENDS),
+            [SimBackend.parse(spec) for spec in BACKENDS],
             AnswerBook.from_probe_dir(probe_dir),
             port=0,
             seed=1,
@@ -173,6 +180,8 @@ def _cloud_credentials(fleet: SimFleet, workdir: Path) -> None:
     """What the cloud pools authenticate with: the demo key pair in the AWS environment
     variables (botocore's chain reads them first) and a service account the simulated token
     endpoint trusts."""
+    from canary_sim.cloud import token_uri
+
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
         os.environ.pop(name, None)
     os.environ["AWS_ACCESS_KEY_ID"] = DEMO_AWS_KEY_ID

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.sim import AnswerBook, SimBackend, SimFleet, run_fleet
+from canary_sim import AnswerBook, SimBackend, SimFleet, run_fleet
 from tests.pg import REQUIRE_ENV, PgServer, find_pg_bin, running_postgres
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from monitor.sim import Fault, SimFleet
+from canary_sim import Fault, SimFleet
 from tests.conftest import ROOT, WriteConfig
 
 TESTDATA = ROOT / "tests" / "config" / "testdata"

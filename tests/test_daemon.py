@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from canary_sim import Fault, SimFleet
 from monitor.daemon import Daemon
-from monitor.sim import Fault, SimFleet
 from tests.conftest import WriteConfig
 
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from canary_sim import SimFleet
 from monitor.daemon import Daemon
-from monitor.sim import SimFleet
 from monitor.store import ResultQuery
 from tests.conftest import BACKENDS, PROBES
 from tests.test_daemon import wait_for_results

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from canary_sim import AnswerBook, Fault, SimBackend, SimFleet, run_fleet
 from monitor.daemon import Daemon
-from monitor.sim import AnswerBook, Fault, SimBackend, SimFleet, run_fleet
 from tests.conftest import PROBES
 
 LABELS = {"platform": "vllm-prod", "pool": "default", "model": "sim"}

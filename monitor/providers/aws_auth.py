@@ -6,7 +6,7 @@ call STS or the metadata service; botocore refreshes temporary credentials itsel
 is `SigV4Auth` with two changes: the clock is injected (tests sign "ten minutes ago" without
 sleeping), and nothing is logged, because botocore's debug log of the canonical request
 includes `X-Amz-Security-Token`; botocore's DEBUG logs of STS payloads are filtered for the
-same reason. The simulator verifies with the same class.
+same reason.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from prometheus_client import CollectorRegistry
 
+from canary_sim import Fault, SimFleet
 from monitor.config import ClusterConfig
 from monitor.daemon import Daemon
 from monitor.drift import DriftEngine
@@ -23,7 +24,6 @@ from monitor.metrics import Metrics
 from monitor.runner import Runner
 from monitor.shard import Coordinator, assign
 from monitor.shard.role import ShardRole
-from monitor.sim import Fault, SimFleet
 from monitor.store import StoreError, current_fence
 from monitor.store.postgres import COORDINATION_WAIT_S, PostgresStore
 from tests.conftest import BACKENDS, PROBES

@@ -32,8 +32,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from canary_sim import AnswerBook, Fault, SimBackend, SimFleet, run_fleet
 from monitor.shard import assign
-from monitor.sim import AnswerBook, Fault, SimBackend, SimFleet, run_fleet
 from monitor.store.pg_schema import apply_migrations
 from tests.cluster.test_three_replicas import held, mini_suite, scrape, value
 from tests.conftest import PROBES

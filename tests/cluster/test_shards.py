@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from canary_sim import SimFleet
 from monitor.config import ClusterConfig
 from monitor.daemon import Daemon
 from monitor.drift import DriftEngine, SeriesPlan
@@ -17,7 +18,6 @@ from monitor.runner import DriftEvent
 from monitor.shard import Coordinator, assign, owner
 from monitor.shard import state as shard_state
 from monitor.shard.leases import ReplicaIdConflict
-from monitor.sim import SimFleet
 from monitor.store.postgres import PostgresStore
 from tests.conftest import BACKENDS, PROBES
 

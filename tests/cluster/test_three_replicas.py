@@ -26,7 +26,7 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.sim import AnswerBook, Fault, SimBackend, SimFleet, run_fleet
+from canary_sim import AnswerBook, Fault, SimBackend, SimFleet, run_fleet
 from tests.conftest import PROBES
 from tests.pg import free_port
 

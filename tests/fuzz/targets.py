@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
+from canary_sim.streaming import frame
 from monitor.config import load_config
 from monitor.detect import detect_stream
 from monitor.detectors import DETECTORS
@@ -37,7 +38,6 @@ from monitor.providers import (
     vertex,
 )
 from monitor.providers.http import parse_retry_after, summarise_error
-from monitor.sim.streaming import frame
 from monitor.types import Reply
 from monitor.yamlsource import parse_document
 from tests.fuzz.harness import FuzzTarget

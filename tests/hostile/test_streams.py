@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from canary_sim.streaming import frame
 from monitor.runner import SuiteOptions
-from monitor.sim.streaming import frame
 from monitor.types import Outcome
 from tests.hostile.cases import CAP_BYTES, DEADLINE_S, ESCAPES, Case
 from tests.hostile.checks import assert_clean_log, run_case

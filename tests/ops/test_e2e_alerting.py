@@ -33,9 +33,9 @@ import pytest
 import yaml
 from aiohttp import web
 
+from canary_sim import Fault, SimFleet
 from monitor.daemon import Daemon
 from monitor.runner import DriftEvent
-from monitor.sim import Fault, SimFleet
 from tests.conftest import WriteConfig
 from tests.ops.conftest import DASHBOARDS, RULES_FILE, alert_rules, tool
 

@@ -9,13 +9,13 @@ from typing import Any
 import httpx
 import pytest
 
+from canary_sim.records import ChatRequest, Generation
+from canary_sim.streaming import RENDERERS, frame
 from monitor.errors import ProviderProtocolError, ProviderRateLimited
 from monitor.providers import WIRE_SPECS
 from monitor.providers.http import build_client
 from monitor.providers.stream_parse import sse_events
 from monitor.providers.wire import timing
-from monitor.sim.records import ChatRequest, Generation
-from monitor.sim.streaming import RENDERERS, frame
 from monitor.types import FinishReason, Message, ProbeRequest, Reply, TokenLogprob
 from tests.providers.fakes import FIXTURES, StaticBearer, fixture_bytes, make_target
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from canary_sim import Fault, SimFleet
 from monitor.daemon import Daemon
-from monitor.sim import Fault, SimFleet
 from tests.conftest import WriteConfig
 
 

@@ -27,9 +27,9 @@ from pathlib import Path
 import httpx
 from aiohttp import web
 
-from monitor.sim import AnswerBook, SimBackend, SimFleet, run_fleet
-from monitor.sim.aws_sigv4 import SigV4Verifier
-from monitor.sim.google_oauth import OAuthIssuer
+from canary_sim import AnswerBook, SimBackend, SimFleet, run_fleet
+from canary_sim.aws_sigv4 import SigV4Verifier
+from canary_sim.google_oauth import OAuthIssuer
 from tests.conftest import PROBES, ROOT
 from tests.providers.fakes import AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
 from tests.sim.cloud import BEDROCK_MODEL, service_account_file

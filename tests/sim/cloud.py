@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitor.sim import AnswerBook, SimBackend, SimFleet, run_fleet
-from monitor.sim.aws_sigv4 import SigV4Verifier
-from monitor.sim.cloud import token_uri
-from monitor.sim.google_oauth import OAuthIssuer
+from canary_sim import AnswerBook, SimBackend, SimFleet, run_fleet
+from canary_sim.aws_sigv4 import SigV4Verifier
+from canary_sim.cloud import token_uri
+from canary_sim.google_oauth import OAuthIssuer
 from tests.providers.fakes import AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
 from tests.sim.conftest import PROBES
 

@@ -13,7 +13,7 @@ import pytest
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
 
-from monitor.sim import AnswerBook, SimBackend, SimFleet, run_fleet
+from canary_sim import AnswerBook, SimBackend, SimFleet, run_fleet
 
 PROBES = Path(__file__).parent / "fixtures" / "probes"
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from monitor.errors import ConfigError
-from monitor.sim import GENERIC_REPLY, AnswerBook
-from monitor.sim.answers import corrects_premise
-from monitor.types import Message
+from canary_sim import GENERIC_REPLY, AnswerBook
+from canary_sim.answers import corrects_premise
+from canary_sim.probe_files import ProbeFileError, read_probe_file
+from canary_sim.records import Message
+from monitor.probes import load_suite
 
-from .conftest import ARITHMETIC, CAPITAL, DNS, DNS_SYSTEM
+from .conftest import ARITHMETIC, CAPITAL, DNS, DNS_SYSTEM, PROBES
+
+SHIPPED = Path(__file__).parents[2] / "probes"
 
 
 def test_loads_every_reference(book: AnswerBook) -> None:
@@ -57,5 +61,41 @@ def test_premise_correction_is_recognised(reference: str, expected: bool) -> Non
 def test_a_bad_probe_file_fails_at_load(tmp_path: Path) -> None:
     """Bad YAML fails at start-up with the file named, not on the first request."""
     (tmp_path / "bad.yaml").write_text("suite: x\nversion: 0\nprobes: []\n")
-    with pytest.raises(ConfigError, match=r"bad\.yaml"):
+    with pytest.raises(ProbeFileError, match=r"bad\.yaml: probes: must be a non-empty list"):
         AnswerBook.from_probe_dir(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("probes", "message"),
+    [
+        ("- {name: a, prompt: hi, messages: [{role: user, content: hi}]}", "probes[0]: set `prompt`"),
+        ("- {name: a, prompt: hi, reference: 51}", "probes[0].reference: must be a string"),
+        ("- {name: a, messages: [{role: system, content: hi}]}", "probes[0].messages[0]: needs a"),
+        ("- {name: a, messages: [{role: user, content: hi}, {role: assistant, content: ok}]}",
+         "probes[0].messages: must end with a user turn"),
+        ("- {name: a, prompt: ''}", "probes[0].prompt: must not be empty"),
+        ("- just a string", "probes[0]: must be a mapping"),
+    ],
+)
+def test_the_fields_the_book_reads_are_checked(tmp_path: Path, probes: str, message: str) -> None:
+    """A probe whose conversation or reference cannot be read fails with file and field named."""
+    (tmp_path / "bad.yaml").write_text(f"suite: x\nversion: 1\nprobes:\n  {probes}\n")
+    with pytest.raises(ProbeFileError, match=rf"bad\.yaml: {re.escape(message)}"):
+        AnswerBook.from_probe_dir(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "file", sorted([*SHIPPED.glob("*.yaml"), *PROBES.glob("*.yaml")]), ids=lambda p: p.name
+)
+def test_the_sims_reader_agrees_with_the_daemons_loader(file: Path) -> None:
+    """The simulator's own reader sees the same names, system prompts, conversations and
+    references as the daemon's loader, so the answers did not change when it stopped sharing it."""
+    daemon = [
+        (p.name, p.system, [(m.role, m.content) for m in p.conversation()], p.reference)
+        for p in load_suite(file).probes
+    ]
+    sim = [
+        (p.name, p.system, [(m.role, m.content) for m in p.conversation], p.reference)
+        for p in read_probe_file(file)
+    ]
+    assert sim == daemon

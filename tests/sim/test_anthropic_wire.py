@@ -9,7 +9,7 @@ import httpx
 import pytest
 from anthropic.types import ErrorResponse, Message
 
-from monitor.sim import SimFleet, fingerprint, run_fleet
+from canary_sim import SimFleet, fingerprint, run_fleet
 
 from .conftest import ANT, BACKENDS, CAPITAL, DNS, DNS_SYSTEM, Sim, assert_exact
 

@@ -1,4 +1,4 @@
-"""`python -m monitor.sim`: argument parsing and a real start-and-stop."""
+"""`python -m canary_sim`: argument parsing and a real start-and-stop."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from monitor.sim import SimBackend
-from monitor.sim.__main__ import main, parser
+from canary_sim import SimBackend
+from canary_sim.__main__ import main, parser
 
 from .conftest import PROBES
 
@@ -60,7 +60,7 @@ def test_serves_until_sigterm() -> None:
     cmd = [
         sys.executable,
         "-m",
-        "monitor.sim",
+        "canary_sim",
         "--port",
         "0",
         "--probes",

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
+from canary_sim import SimFleet
 from monitor.errors import ProviderHTTPError
 from monitor.providers import bedrock, vertex
 from monitor.providers.aws_auth import SigV4
 from monitor.providers.http import build_client
-from monitor.sim import SimFleet
 from monitor.types import FinishReason, Message, ProbeRequest, Reply
 from tests.providers.fakes import (
     AWS_ACCESS_KEY_ID,

@@ -21,6 +21,12 @@ import httpx
 import pytest
 import trustme
 
+from canary_sim import AnswerBook, SimFleet, run_fleet
+from canary_sim.aws_sigv4 import SigV4Verifier
+from canary_sim.cloud import token_uri
+from canary_sim.gce_metadata import ROOT
+from canary_sim.google_oauth import OAuthIssuer
+from canary_sim.sts import STS_PATH, StsIssuer
 from monitor.config import Target
 from monitor.errors import ProviderHTTPError
 from monitor.probes import ProbeSuite
@@ -29,12 +35,6 @@ from monitor.providers.aws_auth import reset_chains
 from monitor.providers.google_auth import reset_sources
 from monitor.providers.http import build_client
 from monitor.runner import execute_probe
-from monitor.sim import AnswerBook, SimFleet, run_fleet
-from monitor.sim.aws_sigv4 import SigV4Verifier
-from monitor.sim.cloud import token_uri
-from monitor.sim.gce_metadata import ROOT
-from monitor.sim.google_oauth import OAuthIssuer
-from monitor.sim.sts import STS_PATH, StsIssuer
 from monitor.types import Outcome, Result
 from tests.providers.fakes import AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, make_target
 from tests.sim.cloud import BEDROCK_MODEL, CLOUD_BACKENDS, Clock

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from canary_sim import Fault, SimFleet
 from monitor.errors import ProviderHTTPError, ProviderProtocolError, ProviderRateLimited
-from monitor.sim import Fault, SimFleet
 from monitor.types import FinishReason
 from tests.sim.cloud import Clock, cloud_fleet
 from tests.sim.test_cloud_auth import converse, gemini, signer

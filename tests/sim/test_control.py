@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.sim import Fault
+from canary_sim import Fault
 
 from .conftest import ANT, CAPITAL, OAI, Sim
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from monitor.sim import Fault
-from monitor.sim.faults import FaultTable
+from canary_sim import Fault
+from canary_sim.faults import FaultTable
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ from anthropic.types import ErrorResponse, Message
 from openai.types import ErrorObject
 from openai.types.chat import ChatCompletion
 
-from monitor.sim import Fault, fingerprint
-from monitor.sim.corrupt import NON_ANSWER
+from canary_sim import Fault, fingerprint
+from canary_sim.corrupt import NON_ANSWER
 
 from .conftest import (
     ANT,

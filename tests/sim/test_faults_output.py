@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from openai.types.chat import ChatCompletion
 
-from monitor.sim import Fault
+from canary_sim import Fault
 
 from .conftest import (
     ARITHMETIC,

@@ -11,8 +11,8 @@ import pytest
 from openai.types import ErrorObject
 from openai.types.chat import ChatCompletion
 
-from monitor.sim import Fault, SimFleet, fingerprint, run_fleet
-from monitor.sim.tokens import runner_up
+from canary_sim import Fault, SimFleet, fingerprint, run_fleet
+from canary_sim.tokens import runner_up
 
 from .conftest import ARITHMETIC, BACKENDS, CAPITAL, DNS, DNS_SYSTEM, OAI, Sim, assert_exact
 

@@ -9,10 +9,10 @@ import httpx
 import pytest
 from openai.types.responses import Response
 
+from canary_sim import AnswerBook, SimBackend, SimFleet, run_fleet
 from monitor.errors import ProviderHTTPError
 from monitor.providers import azure_openai, openai_responses
 from monitor.providers.http import build_client
-from monitor.sim import AnswerBook, SimBackend, SimFleet, run_fleet
 from monitor.types import FinishReason, Message, ProbeRequest, Reply
 from tests.providers.fakes import API_KEY, make_target
 from tests.sim.conftest import CAPITAL, DNS, PROBES

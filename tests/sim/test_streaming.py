@@ -17,17 +17,17 @@ from openai.types.chat import ChatCompletionChunk
 from openai.types.responses import ResponseStreamEvent
 from pydantic import TypeAdapter
 
+from canary_sim import AnswerBook, SimBackend, SimFleet, run_fleet
+from canary_sim.aws_sigv4 import SigV4Verifier
+from canary_sim.faults import Fault
+from canary_sim.google_oauth import OAuthIssuer
+from canary_sim.records import ChatRequest, Generation
+from canary_sim.streaming import RENDERERS
 from monitor.errors import ProviderProtocolError
 from monitor.providers import WIRE_SPECS, send
 from monitor.providers.aws_auth import SigV4
 from monitor.providers.http import build_client
 from monitor.providers.stream_parse import sse_events
-from monitor.sim import AnswerBook, SimBackend, SimFleet, run_fleet
-from monitor.sim.aws_sigv4 import SigV4Verifier
-from monitor.sim.faults import Fault
-from monitor.sim.google_oauth import OAuthIssuer
-from monitor.sim.records import ChatRequest, Generation
-from monitor.sim.streaming import RENDERERS
 from monitor.types import Message, ProbeRequest
 from tests.providers.fakes import (
     API_KEY,

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from monitor.sim.tokens import (
+from canary_sim.tokens import (
     DROPPED_CHOSEN_LOGPROB,
     alternative,
     is_content,

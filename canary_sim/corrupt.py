@@ -12,9 +12,9 @@ from __future__ import annotations
 import random
 import re
 
-from monitor.sim.faults import CODE_MODES, Fault
-from monitor.sim.tokens import is_content, runner_up, split_space, tokenize
-from monitor.types import Message
+from canary_sim.faults import CODE_MODES, Fault
+from canary_sim.records import Message
+from canary_sim.tokens import is_content, runner_up, split_space, tokenize
 
 SCRIPT_SAMPLES: dict[str, tuple[str, ...]] = {
     "Thai": ("ก", "ที่", "ของ", "และ", "การ", "นี้"),

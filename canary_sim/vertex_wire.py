@@ -11,11 +11,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from monitor.sim import anthropic_wire, fields
-from monitor.sim.cloud_fields import anthropic_body, parts_text
-from monitor.sim.records import ChatRequest, Generation, SimError, WireFormat
-from monitor.sim.tokens import top_alternatives
-from monitor.types import Message
+from canary_sim import anthropic_wire, fields
+from canary_sim.cloud_fields import anthropic_body, parts_text
+from canary_sim.records import ChatRequest, Generation, Message, SimError, WireFormat
+from canary_sim.tokens import top_alternatives
 
 RAW_PREDICT_VERSION = "vertex-2023-10-16"
 _KNOWN = frozenset(

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 
-from monitor.sim import corrupt
-from monitor.sim.answers import AnswerBook
-from monitor.sim.faults import Plan
-from monitor.sim.records import ChatRequest, Generation
-from monitor.sim.tokens import count_tokens, tokenize
+from canary_sim import corrupt
+from canary_sim.answers import AnswerBook
+from canary_sim.faults import Plan
+from canary_sim.records import ChatRequest, Generation
+from canary_sim.tokens import count_tokens, tokenize
 
 # Misrouted replies shorter than this are replaced by a non-answer rather than halved, so the
 # degradation is visible in the content and not only in the finish reason.

@@ -11,8 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from monitor.types import Message
-
 Api = Literal[
     "openai_chat",
     "anthropic_messages",
@@ -23,6 +21,16 @@ Api = Literal[
     "openai_responses",
     "azure_openai_chat",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One turn of a conversation, as the wire formats parse it: `role` is user or assistant."""
+
+    role: str
+    content: str
+
+
 ErrorKind = Literal[
     "invalid_request",
     "authentication",

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.probes import load_suite
-from monitor.sim.tokens import tokenize
-from monitor.types import Message
+from canary_sim.probe_files import read_probe_dir
+from canary_sim.records import Message
+from canary_sim.tokens import tokenize
 
 GENERIC_REPLY = (
     "Thank you for the question. The short answer depends on a few details, so here is a "
@@ -90,13 +90,13 @@ class AnswerBook:
     def from_probe_dir(cls, path: Path | str) -> AnswerBook:
         """Load every `*.yaml` suite under `path`; probes without a `reference` are skipped.
 
-        Raises `ConfigError` (file:line: field: message) for a bad probe file, at start-up.
+        Read by the simulator's own `probe_files`, not the daemon's loader; raises
+        `ProbeFileError` (file: field: problem) for a file it cannot read, at start-up.
         """
         book = cls()
-        for file in sorted(Path(path).glob("*.yaml")):
-            for probe in load_suite(file).probes:
-                if probe.reference is not None:
-                    book.add(probe.system, probe.conversation(), probe.reference)
+        for probe in read_probe_dir(path):
+            if probe.reference is not None:
+                book.add(probe.system, probe.conversation, probe.reference)
         return book
 
     def add(self, system: str | None, messages: Sequence[Message], reply: str) -> None:

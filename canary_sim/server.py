@@ -19,14 +19,14 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor.sim import cloud, control, streaming, transport
-from monitor.sim.answers import AnswerBook
-from monitor.sim.aws_sigv4 import SigV4Verifier
-from monitor.sim.faults import MALFORMED_MODES, Fault, FaultTable, Plan
-from monitor.sim.generate import generate
-from monitor.sim.google_oauth import OAuthIssuer
-from monitor.sim.records import Api, ChatRequest, Generation, SimError, WireFormat
-from monitor.sim.wires import ROUTES, STREAM_ROUTES, WIRES
+from canary_sim import cloud, control, streaming, transport
+from canary_sim.answers import AnswerBook
+from canary_sim.aws_sigv4 import SigV4Verifier
+from canary_sim.faults import MALFORMED_MODES, Fault, FaultTable, Plan
+from canary_sim.generate import generate
+from canary_sim.google_oauth import OAuthIssuer
+from canary_sim.records import Api, ChatRequest, Generation, SimError, WireFormat
+from canary_sim.wires import ROUTES, STREAM_ROUTES, WIRES
 
 AFFINITY_HEADER = "X-Canary-Affinity"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -1,6 +1,6 @@
-"""`python -m monitor.sim`: serve a simulated fleet by hand, for demos and debugging.
+"""`python -m canary_sim`: serve a simulated fleet by hand, for demos and debugging.
 
-    python -m monitor.sim --port 8090 --probes probes/ \\
+    python -m canary_sim --port 8090 --probes probes/ \\
       --backend anthropic-api/default/anthropic_messages \\
       --backend vllm-prod/long-context/openai_chat \\
       --fault '{"platform":"vllm-prod","pool":"long-context","kind":"misroute","rate":0.16}'
@@ -17,9 +17,9 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from monitor.sim.answers import AnswerBook
-from monitor.sim.faults import Fault
-from monitor.sim.server import SimBackend, SimFleet
+from canary_sim.answers import AnswerBook
+from canary_sim.faults import Fault
+from canary_sim.server import SimBackend, SimFleet
 
 _SUMMARY = "Serve a simulated LLM fleet with fault injection on loopback."
 DEFAULT_BACKENDS = (
@@ -30,7 +30,7 @@ DEFAULT_BACKENDS = (
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m monitor.sim", description=_SUMMARY)
+    p = argparse.ArgumentParser(prog="python -m canary_sim", description=_SUMMARY)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8090, help="0 picks a free port")
     p.add_argument("--probes", help="directory of probe suites whose references are the answers")

@@ -10,10 +10,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from monitor.sim import anthropic_wire, fields
-from monitor.sim.cloud_fields import anthropic_body, parts_text
-from monitor.sim.records import ChatRequest, Generation, SimError, WireFormat
-from monitor.types import Message
+from canary_sim import anthropic_wire, fields
+from canary_sim.cloud_fields import anthropic_body, parts_text
+from canary_sim.records import ChatRequest, Generation, Message, SimError, WireFormat
 
 INVOKE_VERSION = "bedrock-2023-05-31"
 _KNOWN = frozenset(

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.sim import anthropic_wire, fields
-from monitor.sim.records import ChatRequest, SimError
+from canary_sim import anthropic_wire, fields
+from canary_sim.records import ChatRequest, SimError
 
 
 def parts_text(value: Any, name: str) -> str:

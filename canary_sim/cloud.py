@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from monitor.sim import gce_metadata, sts, transport
-from monitor.sim.google_oauth import TokenRequestError
-from monitor.sim.records import SimError, WireFormat
+from canary_sim import gce_metadata, sts, transport
+from canary_sim.google_oauth import TokenRequestError
+from canary_sim.records import SimError, WireFormat
 
 if TYPE_CHECKING:
-    from monitor.sim.server import SimBackend, SimFleet
+    from canary_sim.server import SimBackend, SimFleet
 
 TOKEN_PATH = "/oauth2/token"
 GOOGLE_TOKEN_PATH = "/token"  # oauth2.googleapis.com's own path, reached through a proxy

@@ -17,8 +17,8 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from monitor.sim import anthropic_wire, bedrock_wire, openai_wire, responses_wire, vertex_wire
-from monitor.sim.records import ChatRequest, Generation
+from canary_sim import anthropic_wire, bedrock_wire, openai_wire, responses_wire, vertex_wire
+from canary_sim.records import ChatRequest, Generation
 
 SSE = "text/event-stream"
 EVENT_STREAM = "application/vnd.amazon.eventstream"

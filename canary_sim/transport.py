@@ -13,8 +13,8 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from monitor.sim.faults import MALFORMED_MODES, Fault
-from monitor.sim.records import ErrorKind, SimError, WireFormat
+from canary_sim.faults import MALFORMED_MODES, Fault
+from canary_sim.records import ErrorKind, SimError, WireFormat
 
 _STATUS_KINDS: dict[int, ErrorKind] = {
     400: "invalid_request",

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from monitor.sim.faults import Fault
+from canary_sim.faults import Fault
 
 if TYPE_CHECKING:
-    from monitor.sim.server import SimFleet
+    from canary_sim.server import SimFleet
 
 
 def _bad(status: int, message: str) -> web.Response:

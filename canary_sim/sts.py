@@ -24,10 +24,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth import crypt, jwt
 
-from monitor.providers.aws_auth import utc_now
+from canary_sim.clock import utc_now
 
 if TYPE_CHECKING:
-    from monitor.sim.server import SimFleet
+    from canary_sim.server import SimFleet
 
 STS_PATH = "/sts/"
 STS_AUDIENCE = "sts.amazonaws.com"  # the audience EKS projects IRSA tokens for

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.types import Message
+from canary_sim.records import Message
 
 
 class FieldProblem(ValueError):

@@ -12,10 +12,9 @@ import time
 import uuid
 from typing import Any
 
-from monitor.sim import fields, openai_wire
-from monitor.sim.records import ChatRequest, Generation, SimError, WireFormat
-from monitor.sim.tokens import top_alternatives
-from monitor.types import Message
+from canary_sim import fields, openai_wire
+from canary_sim.records import ChatRequest, Generation, Message, SimError, WireFormat
+from canary_sim.tokens import top_alternatives
 
 _ROLES = frozenset({"user", "assistant"})
 

@@ -11,8 +11,8 @@ import secrets
 import string
 from typing import Any
 
-from monitor.sim import fields
-from monitor.sim.records import ChatRequest, Generation, SimError, WireFormat
+from canary_sim import fields
+from canary_sim.records import ChatRequest, Generation, SimError, WireFormat
 
 _KNOWN_FIELDS = frozenset(
     {

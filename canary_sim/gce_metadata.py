@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from monitor.sim.google_oauth import OAuthIssuer
+from canary_sim.google_oauth import OAuthIssuer
 
 if TYPE_CHECKING:
-    from monitor.sim.server import SimFleet
+    from canary_sim.server import SimFleet
 
 ROOT = "/computeMetadata/v1/"
 PROJECT_ID = "sim-project"

@@ -11,9 +11,9 @@ import time
 import uuid
 from typing import Any
 
-from monitor.sim import fields
-from monitor.sim.records import ChatRequest, Generation, SimError, WireFormat
-from monitor.sim.tokens import top_alternatives
+from canary_sim import fields
+from canary_sim.records import ChatRequest, Generation, SimError, WireFormat
+from canary_sim.tokens import top_alternatives
 
 DEFAULT_MAX_TOKENS = 16384
 _ROLES = frozenset({"user", "assistant", "tool"})

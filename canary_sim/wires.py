@@ -6,12 +6,12 @@ platforms do. A backend's `api` picks its wire format; a request on another API'
 
 from __future__ import annotations
 
-from monitor.sim.anthropic_wire import ANTHROPIC_MESSAGES
-from monitor.sim.bedrock_wire import BEDROCK_CONVERSE, BEDROCK_INVOKE
-from monitor.sim.openai_wire import OPENAI_CHAT
-from monitor.sim.records import WireFormat
-from monitor.sim.responses_wire import AZURE_OPENAI_CHAT, OPENAI_RESPONSES
-from monitor.sim.vertex_wire import VERTEX_ANTHROPIC, VERTEX_GEMINI
+from canary_sim.anthropic_wire import ANTHROPIC_MESSAGES
+from canary_sim.bedrock_wire import BEDROCK_CONVERSE, BEDROCK_INVOKE
+from canary_sim.openai_wire import OPENAI_CHAT
+from canary_sim.records import WireFormat
+from canary_sim.responses_wire import AZURE_OPENAI_CHAT, OPENAI_RESPONSES
+from canary_sim.vertex_wire import VERTEX_ANTHROPIC, VERTEX_GEMINI
 
 WIRES: dict[str, WireFormat] = {
     w.api: w

@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth import jwt
 
-from monitor.providers.aws_auth import utc_now
-from monitor.sim.records import SimError
+from canary_sim.clock import utc_now
+from canary_sim.records import SimError
 
 GOOGLE_AUDIENCE = "https://oauth2.googleapis.com/token"  # google-auth's fixed `aud` claim
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
