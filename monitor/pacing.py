@@ -35,11 +35,12 @@ class Job:
 
 def plan(
     loaded: LoadedConfig,
-    detectors: Callable[[ProbeSuite], dict[str, int]],
+    detectors: Callable[[ProbeSuite, int], dict[str, int]],
     runnable: Callable[[Target, SuiteBinding, ProbeSuite], ProbeSuite | None] | None = None,
 ) -> tuple[list[Job], list[SeriesPlan]]:
     """Every job and every drift series of a config, with observation rates and versions;
-    `detectors(suite)` counts the probes of a suite that report each detector, and
+    `detectors(suite, burst)` counts the checks of each detector one run of a suite reports
+    with `burst` copies of each probe, and
     `runnable(target, binding, suite)` is the part of a suite a target can serve (None: none;
     unset: all of it)."""
     adaptive = loaded.config.drift.adaptive
@@ -50,12 +51,9 @@ def plan(
             suite = whole if runnable is None else runnable(target, binding, whole)
             if suite is None:
                 continue
-            per_run = detectors(suite)
-            probes = len(suite.probes)
-            if binding.burst > 0:  # each probe alone plus `burst` copies, the copies compared
-                per_run = {name: count * (1 + binding.burst) for name, count in per_run.items()}
-                per_run["load_consistency"] = probes * binding.burst
-                probes *= 1 + binding.burst
+            # Each probe alone plus `burst` copies, the copies compared with the lone reply.
+            per_run = detectors(suite, binding.burst)
+            probes = len(suite.probes) * (1 + binding.burst)
             names = {**per_run}
             if len(per_run) >= 2:
                 names[ANY_CHECK] = probes

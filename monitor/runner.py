@@ -19,7 +19,7 @@ import httpx
 import structlog
 
 from monitor.config import Target
-from monitor.detectors import load_consistency, run_detectors
+from monitor.detectors import compare_replies, run_detectors
 from monitor.drift import ANY_CHECK, PROBE_ERROR, Change, DriftEngine, Event, SeriesId
 from monitor.errors import (
     ProviderError,
@@ -245,7 +245,8 @@ class Runner:
     async def _run_burst(
         self, target: Target, suite: ProbeSuite, probe: Probe, run_id: str, options: SuiteOptions
     ) -> list[Result]:
-        """The probe alone, then `burst` copies at once, each copy compared with the lone reply."""
+        """The probe alone, then `burst` copies at once, each copy judged by the registry's pair
+        detectors against the lone reply."""
         alone = await self._execute(target, suite, probe, run_id, options)
         copies = await asyncio.gather(
             *(self._execute(target, suite, probe, run_id, options) for _ in range(options.burst))
@@ -254,7 +255,8 @@ class Runner:
         for copy in copies:
             compared = copy
             if alone.reply is not None and copy.reply is not None:
-                compared = with_check(copy, load_consistency.compare(alone.reply, copy.reply))
+                for check in compare_replies(alone.reply, copy.reply, probe.expect):
+                    compared = with_check(compared, check)
             results.append(compared)
         for result in results:
             await self._finish(target, suite, probe, result)
