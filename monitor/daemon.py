@@ -21,9 +21,9 @@ from prometheus_client import CollectorRegistry
 
 from monitor.clients import ClientPool
 from monitor.config import LoadedConfig, Target, load_config
+from monitor.detectors import reports
 from monitor.drift import DriftEngine
 from monitor.errors import ConfigError
-from monitor.expectation import Expectation
 from monitor.metrics import Metrics, SeriesKey, TargetInfo
 from monitor.pacing import Job, Pacer, drift_plan
 from monitor.plan import Plan, PlannedSuite, SuiteOptions, make_plan
@@ -43,26 +43,6 @@ MAINTENANCE_INTERVAL_S = 10.0
 PRUNE_INTERVAL_S = 3600.0
 
 
-def detectors_for(expect: Expectation) -> list[str]:
-    """The detector names a probe with this expectation can report (stable metric labels)."""
-    names: list[str] = []
-    if expect.scripts is not None or expect.language is not None:
-        names += ["unexpected_script", "suspicious_format"]
-    if expect.code_language is not None:
-        names.append("code_syntax")
-    if expect.answer is not None:
-        names.append("known_answer")
-    if expect.json_ is not None:
-        names.append("json_schema")
-    if expect.length is not None:
-        names.append("length")
-    if expect.top_token is not None:
-        names.append("top_token")
-    if expect.sycophancy is not None:
-        names.append("sycophancy")
-    if expect.finish_reason is not None:
-        names.append("finish_reason")
-    return names
 
 
 def start_only_changes(old: LoadedConfig, new: LoadedConfig) -> list[str]:
@@ -82,13 +62,10 @@ def start_only_changes(old: LoadedConfig, new: LoadedConfig) -> list[str]:
     return changed
 
 
-def suite_detectors(suite: ProbeSuite) -> dict[str, int]:
-    """Detector name -> how many probes of the suite report it."""
-    counts: dict[str, int] = {}
-    for probe in suite.probes:
-        for name in detectors_for(probe.expect):
-            counts[name] = counts.get(name, 0) + 1
-    return counts
+def suite_detectors(suite: ProbeSuite, burst: int = 0) -> dict[str, int]:
+    """Detector name -> how many checks one run of the suite reports, each probe alone and in
+    `burst` concurrent copies (the detector registry says which expectation each needs)."""
+    return reports((probe.expect for probe in suite.probes), burst)
 
 
 class Daemon:

@@ -92,7 +92,7 @@ async def _run_suite(entry: PlannedSuite, run_id: str) -> list[Result]:
                 )
 
             if options.burst > 0:
-                results += await burst(execute, options.burst)
+                results += await burst(execute, options.burst, probe.expect)
             else:
                 results.append(await execute())
     return results

@@ -35,11 +35,11 @@ class Job:
 
 
 def drift_plan(
-    plan: Plan, detectors: Callable[[ProbeSuite], dict[str, int]]
+    plan: Plan, detectors: Callable[[ProbeSuite, int], dict[str, int]]
 ) -> tuple[list[Job], list[SeriesPlan]]:
     """Every job and every drift series of a plan, with observation rates and versions;
-    `detectors(suite)` counts the probes of a suite that report each detector. Only the
-    probes a target can serve make series."""
+    `detectors(suite, burst)` counts the checks of each detector one run of a suite reports
+    with `burst` copies of each probe. Only the probes a target can serve make series."""
     adaptive = plan.loaded.config.drift.adaptive
     jobs: list[Job] = []
     plans: list[SeriesPlan] = []
@@ -53,17 +53,14 @@ def drift_plan(
 def _job(
     planned: PlannedSuite,
     adaptive: AdaptiveConfig,
-    detectors: Callable[[ProbeSuite], dict[str, int]],
+    detectors: Callable[[ProbeSuite, int], dict[str, int]],
 ) -> tuple[Job, list[SeriesPlan]]:
     """One planned suite's job and its drift series (one per detector, `any`, errors)."""
     target, binding, suite = planned.target, planned.binding, planned.runnable
     assert suite is not None
-    per_run = detectors(suite)
-    probes = len(suite.probes)
-    if binding.burst > 0:  # each probe alone plus `burst` copies, the copies compared
-        per_run = {name: count * (1 + binding.burst) for name, count in per_run.items()}
-        per_run["load_consistency"] = probes * binding.burst
-        probes *= 1 + binding.burst
+    # Each probe alone plus `burst` copies, the copies compared with the lone reply.
+    per_run = detectors(suite, binding.burst)
+    probes = len(suite.probes) * (1 + binding.burst)
     names = {**per_run}
     if len(per_run) >= 2:
         names[ANY_CHECK] = probes

@@ -19,7 +19,7 @@ import httpx
 import structlog
 
 from monitor.config_model import Target
-from monitor.detectors import load_consistency, run_detectors
+from monitor.detectors import compare_replies, run_detectors
 from monitor.drift import ANY_CHECK, PROBE_ERROR, Change, DriftEngine, Event, SeriesId
 from monitor.errors import (
     ProviderError,
@@ -151,16 +151,19 @@ async def execute_probe(
     )
 
 
-async def burst(execute: Callable[[], Awaitable[Result]], copies: int) -> list[Result]:
-    """One run alone, then `copies` runs at once, each copy's reply compared with the lone
-    one (`load_consistency`): a fault that shows only under concurrent load (a kernel chosen
-    by batch size) makes the copies disagree with the lone reply."""
+async def burst(
+    execute: Callable[[], Awaitable[Result]], copies: int, expect: Expectation
+) -> list[Result]:
+    """One run alone, then `copies` runs at once, each copy judged by the registry's pair
+    detectors against the lone reply: a fault that shows only under concurrent load (a kernel
+    chosen by batch size) makes the copies disagree with the lone reply."""
     alone = await execute()
     results = [alone]
     for copy in await asyncio.gather(*(execute() for _ in range(copies))):
         compared = copy
         if alone.reply is not None and copy.reply is not None:
-            compared = with_check(copy, load_consistency.compare(alone.reply, copy.reply))
+            for check in compare_replies(alone.reply, copy.reply, expect):
+                compared = with_check(compared, check)
         results.append(compared)
     return results
 
@@ -254,7 +257,9 @@ class Runner:
     ) -> list[Result]:
         """The probe alone, then `burst` copies at once, each copy compared with the lone reply."""
         results = await burst(
-            lambda: self._execute(target, suite, probe, run_id, options), options.burst
+            lambda: self._execute(target, suite, probe, run_id, options),
+            options.burst,
+            probe.expect,
         )
         for result in results:
             await self._finish(target, suite, probe, result)

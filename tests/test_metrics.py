@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
+from monitor.detectors import REGISTRY, compare_replies, run_detectors
+from monitor.drift import ANY_CHECK, PROBE_ERROR
+from monitor.expectation import Expectation
 from monitor.metrics import Metrics, SeriesKey, TargetInfo
-from monitor.types import Check, Outcome, Result
+from monitor.types import Check, FinishReason, Outcome, Reply, Result
 
 GOLDEN = Path(__file__).parent / "golden" / "metrics_catalogue.json"
 KEY = SeriesKey("bedrock", "us-east-1", "claude", "core")
@@ -40,9 +43,64 @@ def metrics() -> Metrics:
     return m
 
 
-def test_catalogue_matches_golden(metrics: Metrics) -> None:
+# One reply that fails the detectors with evidence counters: Thai in English, broken Python.
+CORRUPT = Reply(
+    text="The answer is ภาษา.\n```python\ndef f(:\n    return 1\n```\n",
+    finish_reason=FinishReason.STOP,
+    time_to_first_token_s=0.2,
+    output_tokens_per_s=40.0,
+)
+CORRUPT_EXPECT = Expectation.model_validate({"scripts": ["Latin"], "code_language": "python"})
+
+
+def _result(outcome: Outcome, checks: tuple[Check, ...] = (), reply: Reply | None = None) -> Result:
+    return Result(
+        id="r", run_id="x", started_at=1.0, platform="bedrock", pool="us-east-1", model="claude",
+        suite="core", suite_version=1, probe="p", api="anthropic_messages", outcome=outcome,
+        latency_s=0.5, checks=checks, reply=reply,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def seen() -> Metrics:
+    """A registry that has seen one probe of each kind: every registered detector configured,
+    a streamed reply judged by the real detectors (a burst copy too), a timeout, a backend
+    identity, a skipped probe, drift state, a scheduler start and a shard held."""
+    m = Metrics(CollectorRegistry())
+    pairs = [(KEY, name) for name in (*REGISTRY, ANY_CHECK, PROBE_ERROR)]
+    m.configure([TargetInfo("bedrock", "us-east-1", "claude", "anthropic_messages")],
+                {KEY: 30.0}, pairs, streamed=[KEY])  # fmt: skip
+    m.set_skipped([(KEY, "logprobs")])
+    checks = run_detectors(CORRUPT, CORRUPT_EXPECT)
+    checks += compare_replies(CORRUPT, Reply(text="x", finish_reason=None), CORRUPT_EXPECT)
+    m.observe(_result(Outcome.FAILED, checks, CORRUPT), finished_at=100.0)
+    m.observe(_result(Outcome.TIMEOUT), finished_at=101.0)
+    m.observe_backend("bedrock", "us-east-1", "claude", "fp_1")
+    m.set_drift_state((*KEY.labels(), "unexpected_script"), ratio=0.5, alarmed=False,
+                      divergence_ratio=0.1, divergence_alarmed=False)  # fmt: skip
+    m.scheduler_lag.observe(0.01)
+    m.set_shards("canary-0", ["claude"], members=1)
+    return m
+
+
+def test_every_family_has_samples(seen: Metrics) -> None:
+    """The catalogue reads label names from samples, so every family must have one."""
+    assert [f.name for f in seen.registry.collect() if not f.samples] == []
+
+
+def test_detectors_judged_the_corrupt_reply(seen: Metrics) -> None:
+    """The fixture's reply really fails with evidence: the detector counters moved."""
+    reg = seen.registry
+    labels = {"platform": "bedrock", "pool": "us-east-1", "model": "claude", "suite": "core"}
+    thai = reg.get_sample_value("canary_unexpected_script_chars_total", {**labels, "script": "Thai"})
+    assert thai and thai > 0
+    python = {**labels, "language": "python"}
+    assert reg.get_sample_value("canary_code_syntax_failures_total", python) == 1
+
+
+def test_catalogue_matches_golden(seen: Metrics) -> None:
     """Names, types and label names equal the golden file; set CANARY_UPDATE_GOLDEN=1 to rewrite it."""
-    got = catalogue(metrics.registry)
+    got = catalogue(seen.registry)
     if os.environ.get("CANARY_UPDATE_GOLDEN"):
         GOLDEN.write_text(json.dumps(got, indent=2) + "\n")
     assert got == json.loads(GOLDEN.read_text())
@@ -144,7 +202,7 @@ def test_evidence_counters_use_bounded_tables(metrics: Metrics) -> None:
     assert reg.get_sample_value("canary_code_syntax_failures_total", {**labels, "language": "python"}) == 1
 
 
-def test_label_names_are_bounded(metrics: Metrics) -> None:
+def test_label_names_are_bounded(seen: Metrics) -> None:
     """No metric carries a label outside the closed vocabulary of DESIGN.md."""
     allowed = {
         "platform",
@@ -162,6 +220,8 @@ def test_label_names_are_bounded(metrics: Metrics) -> None:
         "language",
         "capability",  # capabilities.CAPABILITY_NAMES: why a probe is skipped on a target
         "reason",  # metrics.HTTP_DROP_REASONS: why the HTTP server dropped a connection
+        "replica",  # cluster.replica_id from config, else the pod name
+        "shard",  # a configured model
     }
-    for name, entry in catalogue(metrics.registry).items():
+    for name, entry in catalogue(seen.registry).items():
         assert set(entry["labels"]) <= allowed, name  # type: ignore[arg-type]

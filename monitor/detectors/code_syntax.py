@@ -22,6 +22,7 @@ Score: the share of judged blocks that parse (a truncated block does not).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,11 +31,12 @@ import regex
 from monitor.detectors import code_blocks
 from monitor.detectors.code_blocks import LANGUAGE_LABELS, Block
 from monitor.detectors.code_parsers import Target, Verdict, judge, python, sql
+from monitor.detectors.descriptor import Detector, EvidenceCounter
 from monitor.expectation import Expectation
 from monitor.types import Check, Reply
 
 NAME = "code_syntax"
-__all__ = ["LANGUAGE_LABELS", "MAX_CODE_CHARS", "NAME", "check"]
+__all__ = ["DETECTOR", "LANGUAGE_LABELS", "MAX_CODE_CHARS", "NAME", "check"]
 
 #: Blocks longer than this are not parsed (about 50k tokens; parsing stays under a second).
 MAX_CODE_CHARS = 200_000
@@ -202,3 +204,28 @@ def check(reply: Reply, expect: Expectation) -> Check | None:
         evidence["parser"] = first.verdict.parser if first.verdict is not None else None
     score = (len(judged) - len(failed)) / len(judged)
     return Check(detector=NAME, passed=not failed, score=score, evidence=evidence)
+
+
+def _failed_language(check: Check) -> Iterator[tuple[str, float]]:
+    """One failure for the canonical language of a failed check's first bad block."""
+    language = check.evidence.get("language")
+    if not check.passed and isinstance(language, str):
+        yield language, 1
+
+
+DETECTOR = Detector(
+    name=NAME,
+    incident="output corruption",
+    applies=lambda expect: expect.code_language is not None,
+    reasons=("syntax_error", "truncated", "too_large"),
+    check=check,
+    families=(
+        EvidenceCounter(
+            name="canary_code_syntax_failures",
+            help="Code blocks that did not parse, by canonical language.",
+            label="language",
+            values=LANGUAGE_LABELS,
+            count=_failed_language,
+        ),
+    ),
+)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from monitor.detectors.descriptor import Detector
 from monitor.expectation import Expectation
 from monitor.types import Check, Reply
 
@@ -35,3 +36,12 @@ def check(reply: Reply, expect: Expectation) -> Check | None:
         return Check(detector=NAME, passed=False, score=0.0, evidence=evidence)
     passed = got.value in allowed
     return Check(detector=NAME, passed=passed, score=1.0 if passed else 0.0, evidence=evidence)
+
+
+DETECTOR = Detector(
+    name=NAME,
+    incident="truncation",
+    applies=lambda expect: expect.finish_reason is not None,
+    reasons=("unexpected_reason", "no_finish_reason"),
+    check=check,
+)

@@ -1,7 +1,7 @@
 """`suspicious_format`: invisible characters that change how a reply reads or what it carries.
 
-Lower severity than `unexpected_script`, and a different incident class: not a wrong token
-from the sampler but text that is not what it looks like. Zero-width characters split or
+Lower severity than `unexpected_script`, and a different incident class, hidden text: not a
+wrong token from the sampler but text that is not what it looks like. Zero-width characters split or
 join words invisibly, bidi controls reorder what a reader sees (Trojan Source,
 CVE-2021-42574), tag characters and runs of variation selectors smuggle hidden ASCII or
 bytes into a reply (prompt-injection payloads, watermarks). Each is accepted where writing
@@ -30,6 +30,7 @@ from typing import Any
 
 import regex
 
+from monitor.detectors.descriptor import Detector
 from monitor.detectors.scripts_sets import all_code_points, resolve, script_of
 from monitor.detectors.scripts_spans import CodeMap, codepoint, line_column, snippet
 from monitor.expectation import Expectation
@@ -222,3 +223,12 @@ def check(reply: Reply, expect: Expectation) -> Check | None:
         "counts": dict(sorted(counts.items())),
     }
     return Check(detector=NAME, passed=passed, score=1.0 if passed else 0.0, evidence=evidence)
+
+
+DETECTOR = Detector(
+    name=NAME,
+    incident="hidden text",
+    applies=lambda expect: expect.scripts is not None or expect.language is not None,
+    reasons=("bidi", "variation_selector", "tag", "zero_width", "invisible"),
+    check=check,
+)

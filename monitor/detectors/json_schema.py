@@ -16,6 +16,7 @@ import regex
 from jsonschema import exceptions, validators
 from jsonschema.protocols import Validator
 
+from monitor.detectors.descriptor import Detector
 from monitor.expectation import Expectation
 from monitor.types import Check, Reply
 
@@ -127,3 +128,12 @@ def check(reply: Reply, expect: Expectation) -> Check | None:
         return Check(detector=NAME, passed=True, score=1.0, evidence=evidence)
     evidence |= {"schema_error": schema_error, "schema_error_count": count}
     return Check(detector=NAME, passed=False, score=0.5, evidence=evidence)
+
+
+DETECTOR = Detector(
+    name=NAME,
+    incident="output corruption",
+    applies=lambda expect: expect.json_ is not None,
+    reasons=("parse_error", "schema_error"),
+    check=check,
+)

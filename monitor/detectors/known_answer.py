@@ -14,6 +14,7 @@ from typing import Any
 
 import regex
 
+from monitor.detectors.descriptor import Detector
 from monitor.expectation import Expectation, KnownAnswer
 from monitor.types import Check, Reply
 
@@ -130,3 +131,12 @@ def check(reply: Reply, expect: Expectation) -> Check | None:
         evidence["error"] = error
     passed = where is not None
     return Check(detector=NAME, passed=passed, score=1.0 if passed else 0.0, evidence=evidence)
+
+
+DETECTOR = Detector(
+    name=NAME,
+    incident="sampling miscompile",
+    applies=lambda expect: expect.answer is not None,
+    reasons=("wrong_answer",),
+    check=check,
+)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from monitor.detectors.descriptor import Detector
 from monitor.expectation import Expectation, LengthExpectation
 from monitor.types import Check, Reply
 
@@ -66,3 +67,12 @@ def check(reply: Reply, expect: Expectation) -> Check | None:
         return Check(detector=NAME, passed=True, score=1.0, evidence=evidence)
     score = min(v["ratio"] for v in violated)
     return Check(detector=NAME, passed=False, score=score, evidence=evidence)
+
+
+DETECTOR = Detector(
+    name=NAME,
+    incident="truncation",
+    applies=lambda expect: expect.length is not None,
+    reasons=("min_chars", "max_chars", "min_words", "max_words"),
+    check=check,
+)

@@ -3,12 +3,13 @@
 Guards the sampling-miscompile incident class: the approximate top-k bug appeared only at some
 batch sizes, so the same prompt worked on one request and failed on the next. Sending the same
 greedy probe alone and then inside a burst, and comparing, makes a batch-size-dependent fault
-visible even where the platform reports no logprobs. Unlike the registry's detectors it judges
-a pair of replies, so the runner calls it directly.
+visible even where the platform reports no logprobs. Unlike the other detectors it judges a
+pair of replies: its descriptor sets `compare`, and only bindings with a burst report it.
 """
 
 from __future__ import annotations
 
+from monitor.detectors.descriptor import Detector, always
 from monitor.types import Check, Reply
 
 NAME = "load_consistency"
@@ -34,3 +35,12 @@ def compare(alone: Reply, loaded: Reply) -> Check:
             "under_load": b[start : start + SNIPPET_CHARS],
         },
     )
+
+
+DETECTOR = Detector(
+    name=NAME,
+    incident="sampling miscompile",
+    applies=always,
+    reasons=("differs_under_load",),
+    compare=compare,
+)

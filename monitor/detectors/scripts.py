@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -36,6 +36,7 @@ from typing import Any
 import regex
 
 from monitor.detectors import scripts_context as ctx
+from monitor.detectors.descriptor import Detector, EvidenceCounter
 from monitor.detectors.scripts_kaomoji import kaomoji
 from monitor.detectors.scripts_sets import (
     CONTROL,
@@ -51,7 +52,7 @@ from monitor.expectation import Expectation
 from monitor.types import Check, Reply
 
 NAME = "unexpected_script"
-__all__ = ["NAME", "SCRIPT_LABELS", "Run", "check", "find_runs"]
+__all__ = ["DETECTOR", "NAME", "SCRIPT_LABELS", "Run", "check", "find_runs"]
 
 #: Evidence lists at most this many runs (all are counted) and code points per run.
 MAX_RUNS = 20
@@ -292,3 +293,28 @@ def check(reply: Reply, expect: Expectation) -> Check | None:
         evidence["note"] = problem
     passed = not runs
     return Check(detector=NAME, passed=passed, score=1.0 if passed else 0.0, evidence=evidence)
+
+
+def _chars_by_script(check: Check) -> Iterator[tuple[str, float]]:
+    """Flagged characters per script label, from `counts` (passed checks carry none)."""
+    for script, count in dict(check.evidence.get("counts") or {}).items():
+        if isinstance(count, int) and count > 0:
+            yield script, count
+
+
+DETECTOR = Detector(
+    name=NAME,
+    incident="output corruption",
+    applies=lambda expect: expect.scripts is not None or expect.language is not None,
+    reasons=("letters", "homoglyph", "control", "ansi_escape", "replacement", "invalid"),
+    check=check,
+    families=(
+        EvidenceCounter(
+            name="canary_unexpected_script_chars",
+            help="Characters of scripts the probe did not allow (script from a fixed table).",
+            label="script",
+            values=SCRIPT_LABELS,
+            count=_chars_by_script,
+        ),
+    ),
+)

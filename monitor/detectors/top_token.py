@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from monitor.detectors.descriptor import Detector
 from monitor.expectation import Expectation
 from monitor.types import Check, Reply, TokenLogprob
 
@@ -85,3 +86,12 @@ def check(reply: Reply, expect: Expectation) -> Check | None:
     evidence["problems"] = problems
     passed = not problems
     return Check(detector=NAME, passed=passed, score=1.0 if passed else 0.0, evidence=evidence)
+
+
+DETECTOR = Detector(
+    name=NAME,
+    incident="sampling miscompile",
+    applies=lambda expect: expect.top_token is not None,
+    reasons=("not_top1", "no_content_token", "wrong_first_token", "low_first_logprob"),
+    check=check,
+)
