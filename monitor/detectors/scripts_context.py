@@ -193,8 +193,8 @@ def _glued_symbol(left: str, right: str) -> bool:
         return True  # hν, dω, 2πr, Aβ
     if host.isupper() and len(host) <= 5:
         return True  # ERα, PPARγ; ΛCDM, ΔG
-    if len(host) == 2 and not host.islower():
-        return True  # ΔpH
+    if len(host) == 2 and not host.islower() and not (host_right and host.istitle()):
+        return True  # ΔpH; not a capitalised word after it: "σIf" is a stray at a sentence start
     return host_left.lower() in _MATH_FUNCTIONS  # cosθ
 
 

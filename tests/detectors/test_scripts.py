@@ -35,7 +35,7 @@ def judge(text: str, expect: dict[str, Any] | None = None) -> Check:
 CLEAN = [
     ("typography", "He said “it’s fine” — really… costs 5–10 € with NBSP\u00a0here; § 2 † ‡"),
     ("greek math", "Use α = 0.05 and β = 0.2; σ² is known, μ ± σ, 2πr, e^(iθ), ∂f/∂x, Δt → 0."),
-    ("greek science", "NF-κB, TNF-α, IL-1β, IFN-γ, PPARγ, ERα, Aβ, ΔG, hν, ΛCDM, β-lactamase."),
+    ("greek science", "NF-κB, TNF-α, IL-1β, IFN-γ, PPARγ, ERα, Aβ, ΔG, hν, ΛCDM, β-lactamase, ΔpH."),
     ("units", "It takes 5 μs, a 10 kΩ resistor, 3 µm, 20 °C (68 ℉), 1.5 Å, 3‰, 12 MΩ."),
     ("math symbols", "∀x ∈ ℝ: x² ≥ 0; ∑ᵢ xᵢ; ∇f; ∫ f dx; ℕ ⊂ ℤ ⊂ ℚ; ℵ₀; A ⊆ B ⇒ B ⊇ A."),
     ("currency", "Prices: $5, €4, £3, ¥100, ₹80, ₩900, ₿0.1, ฿20, ₪7, ₽50, ₫1000."),
@@ -96,6 +96,7 @@ CORRUPT = [
     ("greek homoglyph", "The οperation failed.", "Greek", "homoglyph"),
     ("greek inside a word", "The valαue is wrong.", "Greek", "homoglyph"),
     ("whole greek word", "We then και proceed.", "Greek", "letters"),
+    ("greek glued to a capitalised word", "No exclusions. σIf omitted, none apply.", "Greek", "homoglyph"),
     ("hangul word", "Call the 함수 twice.", "Hangul", "letters"),
     ("arabic in code", '```python\nname = "userفي"\n```', "Arabic", "letters"),
     ("devanagari comment", "```c\nint x = 1; // है value\n```", "Devanagari", "letters"),
