@@ -18,6 +18,7 @@ import pytest
 from bench.corpus import code_corpus, code_corrupt, code_replies
 from bench.eval_syntax import FPR_TARGET, RECALL_TARGET, evaluate
 
+
 @pytest.fixture(scope="module")
 def corpus() -> list[dict[str, Any]]:
     return code_corpus.load(code_corpus.PER_LANGUAGE)
