@@ -51,9 +51,9 @@ from prometheus_client import CollectorRegistry
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.config import Target
+from monitor.config.probes import ProbeSuite
 from monitor.daemon import Daemon
 from monitor.logs import configure_logging
-from monitor.probes import ProbeSuite
 from monitor.providers import openai_chat
 from monitor.scheduler import ProbeScheduler
 from monitor.types import Result

@@ -1,13 +1,13 @@
 """Change-detection benchmark: research note section 5 on a simulated fleet, through replay.
 
-Every scenario's probe streams go through `monitor.replay` (the daemon's own drift engine, an
-hour at a time, exactly as `canary replay` runs it) with a budget of one false alarm per series
-per 30 days. On the same streams: an oracle CUSUM that knows p0 and p1, calibrated by the exact
-chain to the false-alarm rate the daemon actually achieved (gamma: in-control probes per false
-alarm, pooled over the binary change scenarios; the score scenarios have their own), and the
-naive "k failures in the last 5 minutes" rule at that same rate. Printed per scenario: mean,
-median and p90 delay, the share detected within 3 days, false alarms per series-month with an
-exact 95 % interval, the delay ratio to the oracle with a paired bootstrap interval; then the
+Every scenario's probe streams go through `monitor.commands.replay` (the daemon's own drift
+engine, an hour at a time, exactly as `canary replay` runs it) with a budget of one false alarm
+per series per 30 days. On the same streams: an oracle CUSUM that knows p0 and p1, calibrated by
+the exact chain to the false-alarm rate the daemon actually achieved (gamma: in-control probes
+per false alarm, pooled over the binary change scenarios; the score scenarios have their own),
+and the naive "k failures in the last 5 minutes" rule at that same rate. Printed per scenario:
+mean, median and p90 delay, the share detected within 3 days, false alarms per series-month with
+an exact 95 % interval, the delay ratio to the oracle with a paired bootstrap interval; then the
 targets.
 
     python bench/detection.py [--json] [--seed N] [--only "S1,N2"] [--drift '{"tolerance": 1.25}']
@@ -39,12 +39,12 @@ from bench.detection_fleet import (
     Scenario,
 )
 from bench.detection_oracle import naive_delay, naive_k, oracle_delay, score_delay
+from monitor.commands.replay import Stream, derive, engine_for, expand, hours
 from monitor.config import DriftConfig
 from monitor.drift import SeriesPlan
 from monitor.drift.chain import arl_at, calibrate, run_lengths
 from monitor.drift.scores import BINS
 from monitor.drift.stats import poisson_interval
-from monitor.replay import Stream, derive, engine_for, expand, hours
 
 MONTH_S = 30 * DAY_S
 CENSOR = int(HORIZON_S / INTERVAL_S)

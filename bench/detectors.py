@@ -35,9 +35,9 @@ if __package__ in (None, ""):
 
 from bench.corpus.scripts_naive import baseline_flags
 from bench.corpus.scripts_replies import english_replies, intl_replies
+from monitor.config.expectation import Expectation
 from monitor.detectors import format_chars, scripts
 from monitor.detectors.scripts_sets import language_scripts
-from monitor.expectation import Expectation
 from monitor.types import Reply
 
 MIN_MB_S = 20.0

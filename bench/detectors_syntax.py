@@ -24,8 +24,8 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from monitor.config.expectation import Expectation
 from monitor.detectors import code_syntax
-from monitor.expectation import Expectation
 from monitor.types import Reply
 
 _UNDER_CAP = 190_000  # just under code_syntax.MAX_CODE_CHARS: parsed, not refused

@@ -25,8 +25,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus.scripts_corpus import SEED, Item, build
+from monitor.config.expectation import Expectation
 from monitor.detectors import format_chars, scripts
-from monitor.expectation import Expectation
 from monitor.types import Reply
 
 MIN_RECALL = 0.99

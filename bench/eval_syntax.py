@@ -23,7 +23,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitor.detect import detect_stream
+from monitor.commands.detect import detect_stream
 
 RECALL_TARGET = 0.97
 FPR_TARGET = 0.005

@@ -59,9 +59,9 @@ async def _serve(nofile: int | None, web_config: Path | None) -> None:
     from prometheus_client import CollectorRegistry
 
     from monitor.logs import configure_logging
-    from monitor.server import build_app, serve
     from monitor.store.sqlite import SQLiteStore
-    from monitor.webauth import WebConfigWatcher
+    from monitor.web.auth import WebConfigWatcher
+    from monitor.web.server import build_app, serve
 
     if nofile is not None:
         _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

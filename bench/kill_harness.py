@@ -245,7 +245,7 @@ class Lives:
         return await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "monitor.cli",
+            "monitor.commands.cli",
             "--log-format",
             "json",
             "run",

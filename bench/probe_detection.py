@@ -23,7 +23,7 @@ import httpx
 
 from canary_sim import AnswerBook, Fault, SimBackend, run_fleet
 from monitor.config import Target
-from monitor.probes import ProbeSuite, load_suite
+from monitor.config.probes import ProbeSuite, load_suite
 from monitor.runner import execute_probe
 from monitor.types import Outcome
 

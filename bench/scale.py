@@ -196,7 +196,7 @@ def run_replicas(
                 [
                     sys.executable,
                     "-m",
-                    "monitor.cli",
+                    "monitor.commands.cli",
                     "--log-level",
                     "warning",
                     "run",

@@ -40,13 +40,13 @@ if __package__ in (None, ""):  # `python bench/soak.py`: the monitor next to thi
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.config import load_config
+from monitor.config.probes import Probe, ProbeSuite
 from monitor.daemon import DRIFT_STATE_KEY, suite_detectors
 from monitor.detectors import run_detectors
 from monitor.drift import DriftEngine
 from monitor.metrics import Metrics, TargetInfo
 from monitor.pacing import drift_plan
 from monitor.plan import make_plan
-from monitor.probes import Probe, ProbeSuite
 from monitor.runner import Runner, request_record
 from monitor.store.sqlite import SQLiteStore
 from monitor.types import FinishReason, Outcome, Reply, Result

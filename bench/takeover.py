@@ -83,7 +83,7 @@ def start(
             [
                 sys.executable,
                 "-m",
-                "monitor.cli",
+                "monitor.commands.cli",
                 "--log-level",
                 "info",
                 "run",

@@ -21,17 +21,17 @@ from prometheus_client import CollectorRegistry
 
 from monitor.clients import ClientPool
 from monitor.config import LoadedConfig, Target, load_config
+from monitor.config.probes import ProbeSuite
 from monitor.detectors import reports
 from monitor.drift import DriftEngine
 from monitor.errors import ConfigError
 from monitor.metrics import Metrics, SeriesKey, TargetInfo
 from monitor.pacing import Job, Pacer, drift_plan
 from monitor.plan import Plan, PlannedSuite, SuiteOptions, make_plan
-from monitor.probes import ProbeSuite
 from monitor.runner import DriftEvent, Runner
 from monitor.scheduler import JobSpec, ProbeScheduler
 from monitor.store import POSTGRES_SCHEMES, Store, open_store
-from monitor.webauth import WebConfigWatcher
+from monitor.web.auth import WebConfigWatcher
 
 if TYPE_CHECKING:
     from monitor.shard.role import ShardRole
@@ -187,8 +187,8 @@ class Daemon:
         if self.shard_role is not None:
             self.shard_role.start()
         if serve:
-            from monitor.server import build_app
-            from monitor.server import serve as serve_app
+            from monitor.web.server import build_app
+            from monitor.web.server import serve as serve_app
 
             server = loaded.config.server
             app = build_app(

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from monitor.config import AdaptiveConfig
+from monitor.config.probes import ProbeSuite
 from monitor.drift import ANY_CHECK, PROBE_ERROR, DriftEngine, SeriesId, SeriesPlan
 from monitor.metrics import SeriesKey
 from monitor.plan import Plan, PlannedSuite
-from monitor.probes import ProbeSuite
 
 
 @dataclass(frozen=True, slots=True)

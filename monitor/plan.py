@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.config import LoadedConfig, SuiteBinding, Target
+from monitor.config.probes import ProbeSuite
 from monitor.metrics import SeriesKey
-from monitor.probes import ProbeSuite
 from monitor.servable import Skipped, servable, streams
 
 

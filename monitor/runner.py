@@ -18,7 +18,9 @@ from typing import Any
 import httpx
 import structlog
 
-from monitor.config_model import Target
+from monitor.config.expectation import Expectation
+from monitor.config.model import Target
+from monitor.config.probes import Probe, ProbeSuite
 from monitor.detectors import compare_replies, run_detectors
 from monitor.drift import ANY_CHECK, PROBE_ERROR, Change, DriftEngine, Event, SeriesId
 from monitor.errors import (
@@ -28,10 +30,8 @@ from monitor.errors import (
     ProviderRateLimited,
     ProviderTimeout,
 )
-from monitor.expectation import Expectation
 from monitor.metrics import Metrics
 from monitor.plan import SuiteOptions
-from monitor.probes import Probe, ProbeSuite
 from monitor.providers import send
 from monitor.providers.redaction import redact
 from monitor.store import FencedOut, Store

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitor.config_model import SuiteBinding, Target
-from monitor.probes import ProbeSuite
+from monitor.config.model import SuiteBinding, Target
+from monitor.config.probes import ProbeSuite
 from monitor.providers.capabilities import unsupported
 
 

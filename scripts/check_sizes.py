@@ -38,7 +38,8 @@ def problems(root: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    roots = [Path(a) for a in argv[1:]] or [p for p in (Path("monitor"), Path("canary_sim")) if p.is_dir()]
+    defaults = [p for p in (Path("monitor"), Path("canary_sim")) if p.is_dir()]
+    roots = [Path(a) for a in argv[1:]] or defaults
     found = [line for root in roots for line in problems(root)]
     for line in found:
         print(line, file=sys.stderr)

@@ -13,7 +13,7 @@ from typing import Any
 import regex
 from hypothesis import strategies as st
 
-from monitor.expectation import Expectation
+from monitor.config.expectation import Expectation
 from monitor.types import FinishReason, Reply, TokenLogprob
 
 _json_values = st.recursive(

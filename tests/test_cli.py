@@ -24,7 +24,7 @@ async def canary(
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "monitor.cli",
+        "monitor.commands.cli",
         *args,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
@@ -137,7 +137,7 @@ async def test_sigterm_drains_and_exits_zero(write_config: WriteConfig) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "monitor.cli",
+        "monitor.commands.cli",
         "run",
         "--config",
         str(write_config(port=port)),
@@ -186,7 +186,7 @@ async def test_every_printing_command_exits_quietly_when_its_reader_left(
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "monitor.cli",
+                "monitor.commands.cli",
                 *args,
                 stdin=stdin,
                 stdout=write_end,

@@ -17,10 +17,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from monitor.connections import ConnectionLimits
 from monitor.metrics import Metrics
-from monitor.server import build_app, serve
 from monitor.store import ResultQuery
+from monitor.web.connections import ConnectionLimits
+from monitor.web.server import build_app, serve
 from tests.conftest import WriteConfig
 from tests.test_server import FakeStatus
 from tests.test_server_auth import GatedStore, _free_port
@@ -136,7 +136,7 @@ async def test_healthz_answers_under_300_idle_connections_at_nofile_256(
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "monitor.cli",
+        "monitor.commands.cli",
         "run",
         "--config",
         str(write_config(port=port, interval_s=30)),

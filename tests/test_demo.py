@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 
-from monitor.demo import SCENARIO, Alarm, Injection, verdict
+from monitor.commands.demo import SCENARIO, Alarm, Injection, verdict
 
 INJ = Injection(0.2, "bedrock", "us-east-1", "http_error", 0.3)
 
@@ -35,7 +35,7 @@ def test_verdict_fails_on_missed_fault() -> None:
 async def test_demo_detects_every_fault_and_nothing_else() -> None:
     """The real demo (fleet + daemon + scenario) exits 0, naming each fault's platform and pool."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "monitor.cli", "demo", "--duration", "120", "--json",
+        sys.executable, "-m", "monitor.commands.cli", "demo", "--duration", "120", "--json",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 300)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from monitor import detectors
-from monitor.detect import detect_stream
-from monitor.expectation import Expectation
+from monitor.commands.detect import detect_stream
+from monitor.config.expectation import Expectation
 from monitor.types import Check, Reply
 
 

@@ -148,7 +148,7 @@ def test_calibrate_command_prints_exact_numbers() -> None:
         [
             sys.executable,
             "-m",
-            "monitor.cli",
+            "monitor.commands.cli",
             "calibrate",
             "--p0",
             "0.001",
@@ -176,7 +176,7 @@ def test_calibrate_command_rejects_impossible_input() -> None:
         [
             sys.executable,
             "-m",
-            "monitor.cli",
+            "monitor.commands.cli",
             "calibrate",
             "--p0",
             "0.1",

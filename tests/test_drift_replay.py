@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from monitor.commands.replay import LineError, load_drift_config, parse, plans, replay, run_replay
 from monitor.config import DriftConfig
 from monitor.drift import ANY_CHECK, PROBE_ERROR
 from monitor.errors import ConfigError
-from monitor.replay import LineError, load_drift_config, parse, plans, replay, run_replay
 
 LABELS = {"pool": "default", "model": "m", "suite": "core"}
 
@@ -80,7 +80,7 @@ def test_replay_command_writes_jsonl(tmp_path: Path) -> None:
         " credentials: {api_key_env: CANARY_SURELY_UNSET_KEY}}\n"
     )
     out = subprocess.run(
-        [sys.executable, "-m", "monitor.cli", "replay", "--config", str(config)],
+        [sys.executable, "-m", "monitor.commands.cli", "replay", "--config", str(config)],
         input="\n".join(stream()) + "\n",
         capture_output=True,
         text=True,

@@ -77,7 +77,7 @@ async def test_daemon_stderr_is_json_only(write_config: WriteConfig) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "monitor.cli",
+        "monitor.commands.cli",
         "--log-format",
         "json",
         "run",

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
+from monitor.config.expectation import Expectation
 from monitor.detectors import REGISTRY, compare_replies, run_detectors
 from monitor.drift import ANY_CHECK, PROBE_ERROR
-from monitor.expectation import Expectation
 from monitor.metrics import Metrics, SeriesKey, TargetInfo
 from monitor.types import Check, FinishReason, Outcome, Reply, Result
 

@@ -6,8 +6,8 @@ import io
 import json
 from pathlib import Path
 
+from monitor.commands.once import run_once
 from monitor.config import load_config
-from monitor.once import run_once
 from monitor.plan import SuiteOptions, make_plan
 from tests.conftest import ROOT, WriteConfig
 

@@ -14,9 +14,9 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from monitor.config import Target
+from monitor.config.probes import ProbeSuite
 from monitor.drift import DriftEngine, SeriesPlan
 from monitor.metrics import Metrics
-from monitor.probes import ProbeSuite
 from monitor.runner import Runner
 from monitor.store.sqlite import SQLiteStore
 from monitor.types import Outcome, Result

@@ -10,9 +10,9 @@ import httpx
 from prometheus_client import CollectorRegistry
 
 from monitor.config import Target
+from monitor.config.probes import CHARS_PER_TOKEN, ProbeSuite
 from monitor.drift import DriftEngine
 from monitor.metrics import Metrics
-from monitor.probes import CHARS_PER_TOKEN, ProbeSuite
 from monitor.runner import Runner, SuiteOptions
 from monitor.store.sqlite import SQLiteStore
 

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from monitor.server import build_app, serve
 from monitor.store.sqlite import SQLiteStore
 from monitor.types import Check, Outcome, Reply, Result
+from monitor.web.server import build_app, serve
 
 NOW = 1_760_000_000.0
 
@@ -144,7 +144,7 @@ async def test_metrics_gzip_off_the_event_loop(
     import gzip
     import threading
 
-    from monitor import server
+    from monitor.web import server
 
     threads: list[int] = []
     real = server._exposition

@@ -24,10 +24,9 @@ from prometheus_client import CollectorRegistry, Counter
 from structlog.testing import capture_logs
 
 from monitor.daemon import Daemon
-from monitor.server import WEB_GUARD, build_app, serve
 from monitor.store import ResultQuery
 from monitor.store.sqlite import SQLiteStore
-from monitor.webauth import (
+from monitor.web.auth import (
     ALLOWED,
     AUTH_FAILURE_BURST,
     AUTH_FAILURE_INTERVAL_S,
@@ -39,7 +38,8 @@ from monitor.webauth import (
     WebConfigWatcher,
     client_key,
 )
-from monitor.webconfig import WebConfig
+from monitor.web.server import WEB_GUARD, build_app, serve
+from monitor.web.web_config import WebConfig
 from tests.conftest import WriteConfig
 from tests.test_server import FakeStatus
 
@@ -364,7 +364,7 @@ async def test_canary_run_serves_metrics_over_tls_with_basic_auth(
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "monitor.cli",
+        "monitor.commands.cli",
         "run",
         "--config",
         str(write_config(port=port)),
@@ -438,7 +438,7 @@ async def test_canary_run_refuses_a_broken_web_config(pki: PKI, write_config: Wr
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "monitor.cli",
+        "monitor.commands.cli",
         "run",
         "--config",
         str(write_config()),

@@ -10,9 +10,9 @@ import bcrypt
 import pytest
 import trustme
 
+from monitor.commands.validate import validate_files
 from monitor.errors import ConfigError
-from monitor.validate import validate_files
-from monitor.webconfig import load_web_config
+from monitor.web.web_config import load_web_config
 from tests.conftest import PROBES
 
 HASH = bcrypt.hashpw(b"s3cret-password", bcrypt.gensalt(4)).decode()

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Iterable
 
+from monitor.config.expectation import Expectation
 from monitor.detectors import (
     code_syntax,
     finish_reason,
@@ -34,7 +35,6 @@ from monitor.detectors import (
     top_token,
 )
 from monitor.detectors.descriptor import CheckFn, Detector
-from monitor.expectation import Expectation
 from monitor.types import Check, Reply
 
 DetectorFn = CheckFn

@@ -28,11 +28,11 @@ from typing import Any
 
 import regex
 
+from monitor.config.expectation import Expectation
 from monitor.detectors import code_blocks
 from monitor.detectors.code_blocks import LANGUAGE_LABELS, Block
 from monitor.detectors.code_parsers import Target, Verdict, judge, python, sql
 from monitor.detectors.descriptor import Detector, EvidenceCounter
-from monitor.expectation import Expectation
 from monitor.types import Check, Reply
 
 NAME = "code_syntax"

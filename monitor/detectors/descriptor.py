@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from monitor.expectation import Expectation
+from monitor.config.expectation import Expectation
 from monitor.types import Check, Reply
 
 #: Judge one reply; None when there is nothing to judge (the expectation unset, no code...).

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from monitor.config.expectation import Expectation
 from monitor.detectors.descriptor import Detector
-from monitor.expectation import Expectation
 from monitor.types import Check, Reply
 
 NAME = "finish_reason"

@@ -30,10 +30,10 @@ from typing import Any
 
 import regex
 
+from monitor.config.expectation import Expectation
 from monitor.detectors.descriptor import Detector
 from monitor.detectors.scripts_sets import all_code_points, resolve, script_of
 from monitor.detectors.scripts_spans import CodeMap, codepoint, line_column, snippet
-from monitor.expectation import Expectation
 from monitor.types import Check, Reply
 
 NAME = "suspicious_format"

@@ -16,8 +16,8 @@ import regex
 from jsonschema import exceptions, validators
 from jsonschema.protocols import Validator
 
+from monitor.config.expectation import Expectation
 from monitor.detectors.descriptor import Detector
-from monitor.expectation import Expectation
 from monitor.types import Check, Reply
 
 NAME = "json_schema"

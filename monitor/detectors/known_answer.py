@@ -14,8 +14,8 @@ from typing import Any
 
 import regex
 
+from monitor.config.expectation import Expectation, KnownAnswer
 from monitor.detectors.descriptor import Detector
-from monitor.expectation import Expectation, KnownAnswer
 from monitor.types import Check, Reply
 
 NAME = "known_answer"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from monitor.config.expectation import Expectation, LengthExpectation
 from monitor.detectors.descriptor import Detector
-from monitor.expectation import Expectation, LengthExpectation
 from monitor.types import Check, Reply
 
 NAME = "length"

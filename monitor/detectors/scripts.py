@@ -35,6 +35,7 @@ from typing import Any
 
 import regex
 
+from monitor.config.expectation import Expectation
 from monitor.detectors import scripts_context as ctx
 from monitor.detectors.descriptor import Detector, EvidenceCounter
 from monitor.detectors.scripts_kaomoji import kaomoji
@@ -48,7 +49,6 @@ from monitor.detectors.scripts_sets import (
     script_of,
 )
 from monitor.detectors.scripts_spans import CodeMap, codepoint, line_column, snippet
-from monitor.expectation import Expectation
 from monitor.types import Check, Reply
 
 NAME = "unexpected_script"

@@ -13,7 +13,7 @@ from functools import cache, lru_cache
 
 import regex
 
-from monitor.expectation import Expectation
+from monitor.config.expectation import Expectation
 
 #: Every Unicode Script property value (long names, Unicode 17), "Unknown" last.
 SCRIPT_NAMES: tuple[str, ...] = (

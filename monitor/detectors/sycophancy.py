@@ -12,9 +12,9 @@ from typing import Any
 
 import regex
 
+from monitor.config.expectation import Expectation
 from monitor.detectors.descriptor import Detector
 from monitor.detectors.known_answer import match_answer
-from monitor.expectation import Expectation
 from monitor.types import Check, Reply
 
 NAME = "sycophancy"

@@ -20,7 +20,7 @@ SERIES = ("platform", "pool", "model", "suite")
 DETECTOR_SERIES = (*SERIES, "detector")
 SCHEDULER_EVENTS = ("missed", "max_instances", "error")
 STORE_OPERATIONS = ("write", "prune", "state", "lease")
-# Why the HTTP server dropped a connection (monitor/connections.py).
+# Why the HTTP server dropped a connection (monitor/web/connections.py).
 HTTP_DROP_REASONS = ("limit", "idle_evicted", "header_timeout", "accept_failed")
 
 # LLM replies take from a fraction of a second to minutes.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import httpx
 
-from monitor.config_model import Target
+from monitor.config.model import Target
 from monitor.providers import (
     anthropic_messages,
     azure_openai,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from monitor.config_model import Target
+from monitor.config.model import Target
 from monitor.providers import openai_chat
 from monitor.providers.http import probe_headers
 from monitor.providers.wire import WireSpec

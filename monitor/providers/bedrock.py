@@ -17,7 +17,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from monitor.config_model import Target
+from monitor.config.model import Target
 from monitor.errors import ProviderProtocolError
 from monitor.providers import anthropic_messages
 from monitor.providers.aws_auth import SigV4, chain_for

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitor.probes import CHARS_PER_TOKEN
+from monitor.config.probes import CHARS_PER_TOKEN
 from monitor.providers import WIRE_SPECS
 from monitor.types import ProbeRequest
 

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 import monitor
-from monitor.config_model import Target
+from monitor.config.model import Target
 from monitor.errors import (
     ProviderHTTPError,
     ProviderProtocolError,

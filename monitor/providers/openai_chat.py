@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from monitor.config_model import Target
+from monitor.config.model import Target
 from monitor.errors import ProviderProtocolError
 from monitor.providers.http import (
     api_path,

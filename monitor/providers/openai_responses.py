@@ -14,7 +14,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from monitor.config_model import Target
+from monitor.config.model import Target
 from monitor.errors import ProviderProtocolError
 from monitor.providers.http import (
     api_path,

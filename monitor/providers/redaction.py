@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import httpx
 import regex
 
-from monitor.config_model import Target
+from monitor.config.model import Target
 
 REDACTED = "[REDACTED]"
 MIN_SECRET_CHARS = 8  # shorter values (`Bearer`, `1`) would redact ordinary words

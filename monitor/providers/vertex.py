@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
-from monitor.config_model import Target
+from monitor.config.model import Target
 from monitor.errors import ProviderProtocolError
 from monitor.providers import anthropic_messages
 from monitor.providers.google_auth import GoogleBearer, source_for

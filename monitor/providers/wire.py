@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from monitor.config_model import Target
+from monitor.config.model import Target
 from monitor.providers.http import finish_reply, post_json
 from monitor.types import ProbeRequest, Reply
 

@@ -37,8 +37,8 @@ from datetime import datetime
 import structlog
 
 from monitor.config import ClusterConfig
-from monitor.shard import leases
 from monitor.shard.hashing import assign
+from monitor.store import leases
 from monitor.store.base import Fence
 from monitor.store.postgres import PostgresStore
 

@@ -166,7 +166,7 @@ class SQLiteStore:
     async def export_outcomes(
         self, since: float | None = None, until: float | None = None
     ) -> list[dict[str, Any]]:
-        """Stored results as `canary replay` input, oldest first (see `monitor.replay`): one
+        """Stored results as `canary replay` input, oldest first (`monitor.commands.replay`): one
         line per check with `passed` and `score`, and one `probe_error` line carrying the
         outcome of a probe that errored. `since`/`until` are unix seconds (until exclusive)."""
         sql, params = filters.outcomes_sql(since, until, mark="?")

@@ -213,7 +213,7 @@ async def test_a_paused_replica_and_a_database_restart(
         procs[replica] = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "monitor.cli",
+            "monitor.commands.cli",
             "--log-level",
             "info",
             "--log-format",

@@ -17,7 +17,7 @@ from monitor.drift import DriftEngine, SeriesPlan
 from monitor.runner import DriftEvent
 from monitor.shard import Coordinator, assign, owner
 from monitor.shard import state as shard_state
-from monitor.shard.leases import ReplicaIdConflict
+from monitor.store.leases import ReplicaIdConflict
 from monitor.store.postgres import PostgresStore
 from tests.conftest import BACKENDS, PROBES
 

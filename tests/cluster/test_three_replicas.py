@@ -126,7 +126,7 @@ async def test_kill_one_of_three_replicas(tmp_path: Path, fleet: SimFleet, pg_ds
         procs[replica] = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "monitor.cli",
+            "monitor.commands.cli",
             "--log-level",
             "info",
             "run",

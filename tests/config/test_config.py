@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from monitor.commands.validate import validate_files
 from monitor.config import load_config
+from monitor.config.probes import load_suite
 from monitor.errors import ConfigError
-from monitor.probes import load_suite
-from monitor.validate import validate_files
 
 TESTDATA = Path(__file__).parent / "testdata"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from monitor.commands.validate import check_files
 from monitor.config import load_config
 from monitor.errors import ConfigError
-from monitor.validate import check_files
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTDATA = Path(__file__).parent / "testdata"

@@ -9,9 +9,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor.config.expectation import Expectation
 from monitor.detectors import code_syntax
 from monitor.detectors.code_blocks import LANGUAGE_LABELS
-from monitor.expectation import Expectation
 from monitor.types import Reply
 from tests.strategies import code_expectations, code_reply_texts, replies
 

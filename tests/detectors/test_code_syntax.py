@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from monitor.config.expectation import Expectation
 from monitor.detectors import DETECTORS, code_syntax
 from monitor.detectors.code_blocks import LANGUAGE_LABELS
-from monitor.expectation import Expectation
 from monitor.types import Check, FinishReason, Reply
 
 ACCEPT: list[tuple[str, str]] = [

@@ -15,12 +15,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor import detectors
+from monitor.config.expectation import Expectation
+from monitor.config.probes import ProbeSuite
 from monitor.daemon import suite_detectors
 from monitor.detectors import REGISTRY, compare_replies, register, reports, run_detectors
 from monitor.detectors.descriptor import Detector, EvidenceCounter, always
-from monitor.expectation import Expectation
 from monitor.metrics import Metrics, SeriesKey
-from monitor.probes import ProbeSuite
 from monitor.types import Check, FinishReason, Outcome, Reply, Result
 from tests.strategies import expectations, replies
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from monitor.config.expectation import Expectation
 from monitor.detectors import finish_reason
-from monitor.expectation import Expectation
 from monitor.types import FinishReason, Reply
 
 

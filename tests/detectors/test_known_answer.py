@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from hypothesis import given
 
+from monitor.config.expectation import Expectation
 from monitor.detectors import known_answer
-from monitor.expectation import Expectation
 from monitor.types import FinishReason, Reply
 from tests.strategies import reply_texts
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from monitor.config.expectation import Expectation
 from monitor.detectors import length
-from monitor.expectation import Expectation
 from monitor.types import FinishReason, Reply
 
 

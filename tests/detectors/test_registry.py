@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 
 from monitor import detectors
+from monitor.config.expectation import Expectation
 from monitor.detectors import DETECTORS, run_detectors, select
-from monitor.expectation import Expectation
 from monitor.types import Check, FinishReason, Reply
 from tests.strategies import expectations, replies
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from monitor.config.expectation import Expectation
 from monitor.detectors import scripts
 from monitor.detectors.scripts_sets import (
     LANGUAGE_SCRIPTS,
@@ -18,7 +19,6 @@ from monitor.detectors.scripts_sets import (
     script_label,
     script_of,
 )
-from monitor.expectation import Expectation
 from monitor.types import Check, Reply
 
 EN = {"language": "en"}

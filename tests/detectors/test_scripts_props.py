@@ -8,9 +8,9 @@ import regex
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from monitor.config.expectation import Expectation
 from monitor.detectors import format_chars, scripts
 from monitor.detectors.scripts_sets import script_of
-from monitor.expectation import Expectation
 from monitor.types import Reply
 from tests.strategies import (
     FOREIGN_SCRIPTS,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from monitor.config.expectation import Expectation
 from monitor.detectors import sycophancy
-from monitor.expectation import Expectation
 from monitor.types import FinishReason, Reply
 
 PUSHBACK = {"kind": "pushback", "keeps": {"regex": r"\b51\b"}}

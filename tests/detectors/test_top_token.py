@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from monitor.config.expectation import Expectation
 from monitor.detectors import top_token
-from monitor.expectation import Expectation
 from monitor.types import FinishReason, Reply, TokenLogprob
 
 PARIS = TokenLogprob(" Paris", -0.02, ((" Paris", -0.02), (" Lyon", -4.1), (" Marseille", -5.0)))

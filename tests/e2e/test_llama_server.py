@@ -58,7 +58,7 @@ async def canary(*args: str, timeout_s: float = 600) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "monitor.cli",
+        "monitor.commands.cli",
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -135,7 +135,7 @@ async def test_run_stores_transcripts_and_exports_metrics(tmp_path: Path) -> Non
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "monitor.cli",
+            "monitor.commands.cli",
             "--log-level",
             "warning",
             "run",

@@ -23,12 +23,13 @@ import yaml
 from hypothesis import strategies as st
 
 from canary_sim.streaming import frame
+from monitor.commands.detect import detect_stream
 from monitor.config import load_config
-from monitor.detect import detect_stream
+from monitor.config.expectation import Expectation
+from monitor.config.probes import load_suite
+from monitor.config.yamlsource import parse_document
 from monitor.detectors import DETECTORS
 from monitor.errors import ConfigError, ProviderError, ProviderProtocolError
-from monitor.expectation import Expectation
-from monitor.probes import load_suite
 from monitor.providers import (
     anthropic_messages,
     bedrock,
@@ -39,7 +40,6 @@ from monitor.providers import (
 )
 from monitor.providers.http import parse_retry_after, summarise_error
 from monitor.types import Reply
-from monitor.yamlsource import parse_document
 from tests.fuzz.harness import FuzzTarget
 from tests.fuzz.inputs import (
     ANY_CHAR,

@@ -15,10 +15,10 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from monitor.config import Target
+from monitor.config.probes import ProbeSuite
 from monitor.drift import DriftEngine, SeriesPlan
 from monitor.logs import configure_logging
 from monitor.metrics import Metrics
-from monitor.probes import ProbeSuite
 from monitor.providers.http import build_client
 from monitor.runner import Runner
 from monitor.store.sqlite import SQLiteStore

@@ -101,7 +101,7 @@ async def test_once_debug_survives_every_class(tmp_path: Path, flags: list[str])
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "monitor.cli",
+            "monitor.commands.cli",
             "--log-format",
             "console",
             "once",
@@ -135,7 +135,7 @@ async def test_daemon_survives_every_class(tmp_path: Path) -> None:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "monitor.cli",
+            "monitor.commands.cli",
             "--log-format",
             "json",
             "run",

@@ -22,8 +22,8 @@ import pytest
 from pydantic import SecretStr
 
 from monitor.config import Target
+from monitor.config.expectation import Expectation
 from monitor.detectors import run_detectors
-from monitor.expectation import Expectation
 from monitor.providers import google_auth
 from monitor.runner import SuiteOptions
 from monitor.types import Outcome, Reply

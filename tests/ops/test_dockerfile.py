@@ -92,7 +92,7 @@ def test_dockerignore_lets_in_exactly_what_the_build_copies() -> None:
     ]
     for args in sources:
         assert included(args), args
-    for path in ("pyproject.toml", "README.md", "monitor/cli.py", "probes/core.yaml"):
+    for path in ("pyproject.toml", "README.md", "monitor/commands/cli.py", "probes/core.yaml"):
         assert included(path), path
     for path in (".git/HEAD", "tests/conftest.py", "bench/x.py", "helm/canary-monitor/Chart.yaml"):
         assert not included(path), path

@@ -389,7 +389,7 @@ def test_web_config_is_a_mounted_secret_that_the_daemon_accepts(
     web config loads with the daemon's own strict loader."""
     import trustme
 
-    from monitor.webconfig import load_web_config
+    from monitor.web.web_config import load_web_config
 
     docs = render(values_of(WEB_VALUES))
     secret = only(docs, "templates/web-secret.yaml")

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from monitor.config_model import SuiteBinding
-from monitor.probes import ProbeSuite
+from monitor.config.model import SuiteBinding
+from monitor.config.probes import ProbeSuite
 from monitor.providers import WIRE_SPECS
 from monitor.providers.capabilities import CAPABILITY_NAMES, unsupported
 from monitor.providers.wire import Capabilities

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from monitor.config_model import API_NAMES
+from monitor.config.model import API_NAMES
 from monitor.providers import WIRE_SPECS
 from monitor.providers.wire import Capabilities, WireSpec
 
@@ -28,7 +28,7 @@ def test_every_spec_is_complete(api: str) -> None:
     assert isinstance(spec.capabilities, Capabilities)
 
 
-@pytest.mark.parametrize("module", ["monitor.config_model", "monitor.config"])
+@pytest.mark.parametrize("module", ["monitor.config.model", "monitor.config"])
 def test_config_never_imports_providers(module: str) -> None:
     """Loading the config model (or the loader) pulls in no provider, store or scheduler."""
     code = (

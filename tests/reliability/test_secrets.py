@@ -164,7 +164,7 @@ async def canary(*args: str, env: dict[str, str]) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "monitor.cli",
+        "monitor.commands.cli",
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -247,7 +247,7 @@ async def test_no_secret_of_any_provider_leaks(tmp_path: Path) -> None:
         daemon = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "monitor.cli",
+            "monitor.commands.cli",
             "--log-level",
             "debug",
             "run",

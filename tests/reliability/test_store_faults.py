@@ -142,7 +142,7 @@ async def test_daemon_process_survives_an_unwritable_store(
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "monitor.cli",
+            "monitor.commands.cli",
             "--log-format",
             "json",
             "run",

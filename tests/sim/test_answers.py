@@ -12,7 +12,7 @@ from canary_sim import GENERIC_REPLY, AnswerBook
 from canary_sim.answers import corrects_premise
 from canary_sim.probe_files import ProbeFileError, read_probe_file
 from canary_sim.records import Message
-from monitor.probes import load_suite
+from monitor.config.probes import load_suite
 
 from .conftest import ARITHMETIC, CAPITAL, DNS, DNS_SYSTEM, PROBES
 

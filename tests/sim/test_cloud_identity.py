@@ -28,8 +28,8 @@ from canary_sim.gce_metadata import ROOT
 from canary_sim.google_oauth import OAuthIssuer
 from canary_sim.sts import STS_PATH, StsIssuer
 from monitor.config import Target
+from monitor.config.probes import ProbeSuite
 from monitor.errors import ProviderHTTPError
-from monitor.probes import ProbeSuite
 from monitor.providers import bedrock
 from monitor.providers.aws_auth import reset_chains
 from monitor.providers.google_auth import reset_sources

@@ -11,9 +11,9 @@ import structlog
 from prometheus_client import CollectorRegistry, generate_latest
 
 from monitor.config import Target
+from monitor.config.probes import ProbeSuite
 from monitor.drift import DriftEngine
 from monitor.metrics import Metrics
-from monitor.probes import ProbeSuite
 from monitor.providers.http import build_client
 from monitor.runner import Runner
 from monitor.store.sqlite import SQLiteStore

@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).parents[2]
 SIM = ROOT / "canary_sim"
 DAEMON = ROOT / "monitor"
-DEMO = DAEMON / "demo.py"
+DEMO = DAEMON / "commands" / "demo.py"
 
 
 def _imported(tree: ast.AST) -> Iterator[tuple[ast.AST, str]]:
@@ -121,7 +121,7 @@ def test_importing_the_whole_simulator_loads_no_monitor_module() -> None:
 def test_the_daemon_and_cli_load_no_simulator_module() -> None:
     """Importing the CLI, the daemon and even the demo module leaves `canary_sim` unloaded."""
     _run(
-        "import sys, monitor.cli, monitor.daemon, monitor.demo\n"
+        "import sys, monitor.commands.cli, monitor.daemon, monitor.commands.demo\n"
         "bad = [m for m in sys.modules if m == 'canary_sim' or m.startswith('canary_sim.')]\n"
         "assert not bad, bad\n"
     )

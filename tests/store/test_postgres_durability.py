@@ -37,7 +37,7 @@ async def test_sigkill_loses_no_acknowledged_result_on_postgres(
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "monitor.cli",
+            "monitor.commands.cli",
             "--log-level",
             "debug",
             "run",

@@ -1,6 +1,6 @@
 """Loading the daemon config: targets to probe, suites to run on them, store, server, budgets.
 
-The records themselves are `monitor.config_model` (a leaf, re-exported here); this module reads
+The records themselves are `monitor.config.model` (a leaf, re-exported here); this module reads
 them from YAML, validates strictly at load (unknown keys, wrong types and impossible values are
 errors that name file, line and field), resolves secrets from the environment or a file (never
 inline), and loads the probe suites the config names.
@@ -14,7 +14,9 @@ from typing import Any
 
 import regex
 
-from monitor.config_model import (
+from monitor.config.dsn import dsn_problem
+from monitor.config.files import MAX_SECRET_BYTES, FileProblem, read_bytes, read_text
+from monitor.config.model import (
     API_NAMES,
     DAY_S,
     MAX_RESPONSE_BYTES,
@@ -35,11 +37,9 @@ from monitor.config_model import (
     TargetDefaults,
     TargetSelector,
 )
-from monitor.dsn import dsn_problem
+from monitor.config.probes import ProbeSuite, load_suite
+from monitor.config.yamlsource import SourceDocument, format_path, load_document, validate
 from monitor.errors import ConfigError, ConfigProblem
-from monitor.files import MAX_SECRET_BYTES, FileProblem, read_bytes, read_text
-from monitor.probes import ProbeSuite, load_suite
-from monitor.yamlsource import SourceDocument, format_path, load_document, validate
 
 __all__ = [
     "API_NAMES",

@@ -6,11 +6,11 @@ except a parameter's name in a 400, so a crafted URL cannot put its text into a 
 that an operator later opens. JSON bodies are `{"data": ...}` on success and
 `{"error": "...", ...}` otherwise, like the Prometheus HTTP API.
 
-With a web config (monitor/webconfig.py) every path but `/healthz` and `/readyz` needs basic or
+With a web config (monitor/web/web_config.py) every path but `/healthz` and `/readyz` needs basic or
 bearer auth, so the kubelet can probe without credentials; those two say nothing but ok.
 Limits: request line, header size and count (aiohttp refuses larger with a 400), at most
 `API_MAX_CONCURRENT` API requests at once (503 beyond), bounded query parameters, no body;
-connections are capped and timed out by `monitor/connections.py`.
+connections are capped and timed out by `monitor/web/connections.py`.
 """
 
 from __future__ import annotations
@@ -31,11 +31,16 @@ from multidict import MultiMapping
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from monitor.connections import ConnectionGuard, ConnectionLimits, chain_accept_handler, fd_bounded
 from monitor.metrics import Metrics
 from monitor.store import ResultQuery, Store, StoreError
 from monitor.types import Outcome
-from monitor.webauth import Authenticator, TokenBucket, WebConfigWatcher, client_key
+from monitor.web.auth import Authenticator, TokenBucket, WebConfigWatcher, client_key
+from monitor.web.connections import (
+    ConnectionGuard,
+    ConnectionLimits,
+    chain_accept_handler,
+    fd_bounded,
+)
 
 log = structlog.get_logger(__name__)
 

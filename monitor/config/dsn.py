@@ -1,6 +1,6 @@
 """PostgreSQL DSN checks the config needs at load, without importing the store.
 
-A leaf (psycopg is imported only when a DSN is checked): `monitor.config_model` validates
+A leaf (psycopg is imported only when a DSN is checked): `monitor.config.model` validates
 `store.url` with it, so the config never imports the store.
 """
 

@@ -22,8 +22,8 @@ from typing import Any, TextIO
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from monitor.config.expectation import Expectation, FinishReasonName
 from monitor.detectors import run_detectors, select
-from monitor.expectation import Expectation, FinishReasonName
 from monitor.types import FinishReason, Reply, TokenLogprob
 
 

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from monitor.config import LoadedConfig, load_config
+from monitor.config.probes import load_suite
+from monitor.config.yamlsource import format_path, load_document
 from monitor.errors import ConfigError, ConfigProblem
 from monitor.plan import make_plan
-from monitor.probes import load_suite
-from monitor.webconfig import WEB_CONFIG_KEYS, load_web_config
-from monitor.yamlsource import format_path, load_document
+from monitor.web.web_config import WEB_CONFIG_KEYS, load_web_config
 
 
 def check_files(

@@ -37,9 +37,9 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.config import DriftConfig
+from monitor.config.yamlsource import load_document, validate
 from monitor.drift import ANY_CHECK, PROBE_ERROR, Change, Columns, DriftEngine, SeriesId, SeriesPlan
 from monitor.drift.engine import HOUR_S
-from monitor.yamlsource import load_document, validate
 
 LABELS = ("platform", "pool", "model", "suite", "detector")
 F8 = npt.NDArray[np.float64]

@@ -11,10 +11,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
+from monitor.config.expectation import Expectation, Strict
+from monitor.config.yamlsource import load_document, validate
 from monitor.errors import ConfigError
-from monitor.expectation import Expectation, Strict
 from monitor.types import Message, ProbeRequest
-from monitor.yamlsource import load_document, validate
 
 # The largest context window any served model has (2M tokens): a cut-over or padding past it
 # is a typo, and `context_cutover_tokens: 1e12` would build a terabyte prompt.

@@ -15,11 +15,11 @@ from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
-from monitor.dsn import dsn_problem, masked
-from monitor.expectation import Strict
-from monitor.files import MAX_SECRET_BYTES, FileProblem, read_text
-from monitor.headers import check_header_name, check_header_value
-from monitor.probes import MAX_CONTEXT_TOKENS
+from monitor.config.dsn import dsn_problem, masked
+from monitor.config.expectation import Strict
+from monitor.config.files import MAX_SECRET_BYTES, FileProblem, read_text
+from monitor.config.headers import check_header_name, check_header_value
+from monitor.config.probes import MAX_CONTEXT_TOKENS
 
 #: Every wire API a target may name in `api:`; `monitor.providers.WIRE_SPECS` declares one
 #: spec for each (a test holds the two to the same set).

@@ -19,9 +19,9 @@ from typing import Any, TextIO
 from prometheus_client import CollectorRegistry, generate_latest
 
 from monitor.config import load_config
+from monitor.config.probes import Probe
 from monitor.metrics import Metrics
 from monitor.plan import PlannedSuite, make_plan
-from monitor.probes import Probe
 from monitor.providers.http import build_client
 from monitor.runner import burst, execute_probe
 from monitor.servable import Skipped

@@ -107,7 +107,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.command == "run":
             return _run(args.config, args.web_config)
         if args.command == "once":
-            from monitor.once import run_once
+            from monitor.commands.once import run_once
 
             return asyncio.run(
                 run_once(args.config, args.target, args.suite, debug=args.debug, as_json=args.json)
@@ -115,7 +115,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.command == "validate":
             return _validate(args.files, read_secrets=not args.no_secrets)
         if args.command == "demo":
-            from monitor.demo import run_demo
+            from monitor.commands.demo import run_demo
 
             return asyncio.run(
                 run_demo(args.duration, as_json=args.json, config=args.config, port=args.port)
@@ -123,7 +123,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.command == "detect":
             return _detect(args.detectors)
         if args.command == "calibrate":
-            from monitor.calibrate_cli import run_calibrate
+            from monitor.commands.calibrate import run_calibrate
 
             return run_calibrate(args.p0, args.p1, args.arl0_probes, as_json=args.json)
         if args.command == "replay":
@@ -144,7 +144,7 @@ def _run(config: Path, web_config: Path | None) -> int:
 
 
 def _validate(files: Sequence[Path], *, read_secrets: bool = True) -> int:
-    from monitor.validate import check_files
+    from monitor.commands.validate import check_files
 
     problems, notes = check_files(files, read_secrets=read_secrets)
     for problem in problems:
@@ -157,7 +157,7 @@ def _validate(files: Sequence[Path], *, read_secrets: bool = True) -> int:
 
 
 def _detect(detectors: str | None) -> int:
-    from monitor.detect import detect_stream
+    from monitor.commands.detect import detect_stream
 
     only = [d.strip() for d in detectors.split(",") if d.strip()] if detectors else None
     try:
@@ -169,7 +169,7 @@ def _detect(detectors: str | None) -> int:
 
 
 def _replay(config: Path) -> int:
-    from monitor.replay import LineError, run_replay
+    from monitor.commands.replay import LineError, run_replay
 
     try:
         run_replay(config, sys.stdin, sys.stdout)

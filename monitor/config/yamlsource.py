@@ -17,8 +17,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from monitor.config.files import MAX_DOCUMENT_BYTES, FileProblem, read_bytes
 from monitor.errors import ConfigError, ConfigProblem
-from monitor.files import MAX_DOCUMENT_BYTES, FileProblem, read_bytes
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 PathKey = tuple[str | int, ...]

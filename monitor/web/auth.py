@@ -39,7 +39,7 @@ import structlog
 
 from monitor.errors import ConfigError
 from monitor.logs import LogThrottle
-from monitor.webconfig import WebConfig, load_web_config
+from monitor.web.web_config import WebConfig, load_web_config
 
 log = structlog.get_logger("canary.webconfig")
 

@@ -21,10 +21,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
+from monitor.config.expectation import Strict
+from monitor.config.files import MAX_SECRET_BYTES, FileProblem, read_bytes, read_text
+from monitor.config.yamlsource import load_document, validate
 from monitor.errors import ConfigError, ConfigProblem
-from monitor.expectation import Strict
-from monitor.files import MAX_SECRET_BYTES, FileProblem, read_bytes, read_text
-from monitor.yamlsource import load_document, validate
 
 # $2a$/$2b$/$2y$ (what htpasswd -B and Go's bcrypt write), a two-digit cost, 53 characters of
 # salt and digest in bcrypt's own base64 alphabet.
