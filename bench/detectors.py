@@ -6,7 +6,7 @@
 
 Section `scripts` (issue 4): `unexpected_script` (and `suspicious_format`, which the daemon
 runs on the same replies) over the clean English replies of the evaluation corpus (real man
-pages, READMEs, docstrings and code: `bench/corpus/scripts_replies.py`), and over replies in
+pages, READMEs, docstrings and code: `bench/quality/corpus/scripts_replies.py`), and over replies in
 28 other languages, in one process on one core. In the same run, on the same replies, a naive
 per-character `unicodedata` baseline (every character's name, its first word as the script).
 Each reply is judged `repeat` times and its fastest time kept, so the figures measure the
@@ -33,8 +33,8 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.corpus.scripts_naive import baseline_flags
-from bench.corpus.scripts_replies import english_replies, intl_replies
+from bench.quality.corpus.scripts_naive import baseline_flags
+from bench.quality.corpus.scripts_replies import english_replies, intl_replies
 from monitor.config.expectation import Expectation
 from monitor.detectors import format_chars, scripts
 from monitor.detectors.scripts_sets import language_scripts

@@ -3,7 +3,7 @@
     python bench/detectors_syntax.py [--quick] [--json]
 
 `run(quick)` is the entry point `bench/detectors.py` calls. Blocks are the clean replies of
-the code corpus (`bench/corpus/code_corpus.py`, built on first use; `quick` builds a smaller
+the code corpus (`bench/quality/corpus/code_corpus.py`, built on first use; `quick` builds a smaller
 one when none is cached): real snippets from CPython, npm packages, Debian packages and the
 Go standard library, each in its own reply.
 Each reply is judged `repeat` times and its fastest time kept (the others measure the
@@ -58,7 +58,7 @@ def _quantile(values: list[float], q: float) -> float:
 
 def run(quick: bool) -> dict[str, Any]:
     """Per-language median and p99 latency (ms) of one reply's check, and hostile blocks."""
-    from bench.corpus import code_corpus
+    from bench.quality.corpus import code_corpus
 
     per_language = 60 if quick else 250
     repeat = 2 if quick else 5

@@ -1,6 +1,6 @@
 """code_syntax on the reference-checked corpus: the issue's targets in every language.
 
-The corpus (bench/corpus/code_corpus.py) is real code from pinned packages, each snippet
+The corpus (bench/quality/corpus/code_corpus.py) is real code from pinned packages, each snippet
 checked valid by its language's own tool and each corruption checked to break it. It is always
 the full corpus (500 replies a language, about 250 corruptions): with 60 a language, as a
 quick variant had, one miss moved recall by 1.7 points and the 0.99 target passed or failed
@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from bench.corpus import code_corpus, code_corrupt, code_replies
-from bench.eval_syntax import FPR_TARGET, RECALL_TARGET, evaluate
+from bench.quality.corpus import code_corpus, code_corrupt, code_replies
+from bench.quality.eval_syntax import FPR_TARGET, RECALL_TARGET, evaluate
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """The issue's targets on the evaluation corpus, so that CI enforces them.
 
-The corpus (`bench/corpus/scripts_corpus.py`, seeded) is built from real text on the machine:
+The corpus (`bench/quality/corpus/scripts_corpus.py`, seeded) is built from real text on the machine:
 man pages, gettext catalogs, READMEs, standard-library docstrings and source. It takes about
 20 s to build and 1 s to judge, once per session.
 """
@@ -11,9 +11,16 @@ from collections import Counter
 
 import pytest
 
-from bench.corpus.scripts_corpus import Item, build
-from bench.corpus.scripts_wordlists import word_lists
-from bench.eval_scripts import MAX_FPR, MAX_FPR_PER_KIND, MIN_RECALL, KindResult, judge, summary
+from bench.quality.corpus.scripts_corpus import Item, build
+from bench.quality.corpus.scripts_wordlists import word_lists
+from bench.quality.eval_scripts import (
+    MAX_FPR,
+    MAX_FPR_PER_KIND,
+    MIN_RECALL,
+    KindResult,
+    judge,
+    summary,
+)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """The `unexpected_script` evaluation corpus: real clean replies, hard negatives, corruptions.
 
-    python -m bench.corpus.scripts_corpus --out /tmp/scripts.jsonl [--seed N] [--scale X]
+    python -m bench.quality.corpus.scripts_corpus --out /tmp/scripts.jsonl [--seed N] [--scale X]
 
 writes one `canary detect` record a line (`id`, `text`, `expect`) plus `label` ("clean" or
 "corrupt"), `group` ("clean", "hard_negative" or "corruption") and `kind`. At scale 1 it holds
@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.corpus import scripts_corrupt, scripts_negatives, scripts_negatives_data
-from bench.corpus.scripts_replies import BaseReply, english_replies, intl_replies
-from bench.corpus.scripts_wordlists import WordList, word_lists
+from bench.quality.corpus import scripts_corrupt, scripts_negatives, scripts_negatives_data
+from bench.quality.corpus.scripts_replies import BaseReply, english_replies, intl_replies
+from bench.quality.corpus.scripts_wordlists import WordList, word_lists
 from monitor.detectors.scripts_sets import language_scripts
 
 SEED = 20250917

@@ -18,7 +18,7 @@ from functools import cache
 
 import regex
 
-from bench.corpus.scripts_corrupt import prose_spans
+from bench.quality.corpus.scripts_corrupt import prose_spans
 
 Negative = Callable[[str, random.Random], str | None]
 

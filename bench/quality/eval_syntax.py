@@ -1,9 +1,9 @@
 """Score `code_syntax` on the reference-checked code corpus, through `canary detect`'s own core.
 
-    python bench/eval_syntax.py                  # table; exit 1 if a target is missed
-    python bench/eval_syntax.py --json           # machine-readable summary
-    python bench/eval_syntax.py --misses 20      # show missed corruptions and false alarms
-    python bench/eval_syntax.py --input FILE     # score another labelled JSONL corpus
+    python bench/quality/eval_syntax.py                  # table; exit 1 if a target is missed
+    python bench/quality/eval_syntax.py --json           # machine-readable summary
+    python bench/quality/eval_syntax.py --misses 20      # show missed corruptions and false alarms
+    python bench/quality/eval_syntax.py --input FILE     # score another labelled JSONL corpus
 
 Targets (issue 5): recall >= 0.97 and false-positive rate <= 0.5 % in every language. A reply
 counts as flagged when `code_syntax` returns a failed check; no check (nothing judged) is a
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from monitor.commands.detect import detect_stream
 
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.input:
         records = [json.loads(line) for line in args.input.read_text().splitlines() if line]
     else:
-        from bench.corpus import code_corpus
+        from bench.quality.corpus import code_corpus
 
         records = code_corpus.load(args.per_language or code_corpus.PER_LANGUAGE)
     summary = evaluate(records)

@@ -20,8 +20,8 @@ import emoji
 import regex
 import wordfreq
 
-from bench.corpus.scripts_corrupt import code_spans
-from bench.corpus.scripts_negatives import Negative, _many, insert_phrase
+from bench.quality.corpus.scripts_corrupt import code_spans
+from bench.quality.corpus.scripts_negatives import Negative, _many, insert_phrase
 
 _WORD = regex.compile(r"\b[a-z]{4,}\b")
 _SKIN = regex.compile(r"[\U0001F3FB-\U0001F3FF]")

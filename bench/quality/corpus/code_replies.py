@@ -15,7 +15,7 @@ import warnings
 import regex
 import tree_sitter
 
-from bench.corpus.code_corrupt import tokens
+from bench.quality.corpus.code_corrupt import tokens
 from monitor.detectors.code_parsers.base import grammar
 
 HARD_NEGATIVE_KINDS = (

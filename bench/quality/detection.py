@@ -10,7 +10,8 @@ mean, median and p90 delay, the share detected within 3 days, false alarms per s
 an exact 95 % interval, the delay ratio to the oracle with a paired bootstrap interval; then the
 targets.
 
-    python bench/detection.py [--json] [--seed N] [--only "S1,N2"] [--drift '{"tolerance": 1.25}']
+    python bench/quality/detection.py [--json] [--seed N] [--only "S1,N2"]
+        [--drift '{"tolerance": 1.25}']
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.detection_fleet import (
+from bench.quality.detection_fleet import (
     DAY_S,
     HORIZON_S,
     INTERVAL_S,
@@ -38,7 +39,7 @@ from bench.detection_fleet import (
     Fleet,
     Scenario,
 )
-from bench.detection_oracle import naive_delay, naive_k, oracle_delay, score_delay
+from bench.quality.detection_oracle import naive_delay, naive_k, oracle_delay, score_delay
 from monitor.commands.replay import Stream, derive, engine_for, expand, hours
 from monitor.config import DriftConfig
 from monitor.drift import SeriesPlan

@@ -1,9 +1,9 @@
 """Recall and false-positive rate of `unexpected_script` (and `suspicious_format`) by kind.
 
-    python bench/eval_scripts.py                  # build the corpus (seeded) and print tables
-    python bench/eval_scripts.py --json           # the same numbers, machine-readable
-    python bench/eval_scripts.py --corpus F.jsonl # judge a corpus written by scripts_corpus
-    python bench/eval_scripts.py --misses 5       # show up to 5 wrong verdicts per kind
+    python bench/quality/eval_scripts.py                # the corpus (seeded), then tables
+    python bench/quality/eval_scripts.py --json         # the same numbers, machine-readable
+    python bench/quality/eval_scripts.py --corpus F.jsonl  # a corpus from scripts_corpus
+    python bench/quality/eval_scripts.py --misses 5     # up to 5 wrong verdicts per kind
 
 Targets (issue 4): recall >= 0.99 on corruptions; false-positive rate <= 0.5 % over all clean
 replies and <= 1 % on every hard-negative kind. Exit 1 when a target is missed.
@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.corpus.scripts_corpus import SEED, Item, build
+from bench.quality.corpus.scripts_corpus import SEED, Item, build
 from monitor.config.expectation import Expectation
 from monitor.detectors import format_chars, scripts
 from monitor.types import Reply

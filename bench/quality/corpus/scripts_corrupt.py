@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 import regex
 
-from bench.corpus.scripts_wordlists import WordList, graphemes
+from bench.quality.corpus.scripts_wordlists import WordList, graphemes
 
 Corruption = tuple[str, dict[str, object]]
 Span = tuple[int, int]

@@ -17,8 +17,8 @@ from functools import cache
 import regex
 import wordfreq
 
-from bench.corpus.scripts_naive import naive_script
-from bench.corpus.scripts_sources import catalog_messages
+from bench.quality.corpus.scripts_naive import naive_script
+from bench.quality.corpus.scripts_sources import catalog_messages
 
 #: (script, wordfreq languages) pairs.
 WORDFREQ: tuple[tuple[str, tuple[str, ...]], ...] = (

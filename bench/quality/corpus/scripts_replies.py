@@ -16,8 +16,8 @@ from functools import cache
 
 import regex
 
-from bench.corpus import scripts_sources
-from bench.corpus.scripts_naive import foreign_letters
+from bench.quality.corpus import scripts_sources
+from bench.quality.corpus.scripts_naive import foreign_letters
 from monitor.detectors.scripts_sets import language_scripts
 
 #: gettext locale -> BCP 47 tag of the non-English replies (14 scripts, 28 languages).

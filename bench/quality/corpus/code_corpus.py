@@ -1,6 +1,6 @@
 """Build the code-syntax corpus: real snippets, reference-checked, half clean, half corrupt.
 
-    python -m bench.corpus.code_corpus [--per-language N] [--seed S] [--out FILE]
+    python -m bench.quality.corpus.code_corpus [--per-language N] [--seed S] [--out FILE]
 
 For each language: candidate snippets from real sources (`code_sources`), each checked valid by
 the language's reference tool (`code_reference`); half become clean replies, spread over the
@@ -24,9 +24,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.corpus import code_corrupt, code_replies, code_sources
-from bench.corpus.code_reference import Reference, find_python
-from bench.corpus.code_sources import Snippet
+from bench.quality.corpus import code_corrupt, code_replies, code_sources
+from bench.quality.corpus.code_reference import Reference, find_python
+from bench.quality.corpus.code_sources import Snippet
 
 LANGUAGES = ("python", "javascript", "typescript", "json", "yaml", "sql", "bash", "go", "rust")
 SEED = 20250901

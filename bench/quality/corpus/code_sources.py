@@ -31,7 +31,7 @@ from pathlib import Path
 import regex
 import tree_sitter
 
-from bench.corpus.code_fetch import fetch
+from bench.quality.corpus.code_fetch import fetch
 from monitor.detectors.code_parsers.base import grammar
 
 MAX_FILES = 1200  # per language and root, after a seeded shuffle

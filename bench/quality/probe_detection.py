@@ -5,7 +5,7 @@ on one pool, every probe of the suites is run `--runs` times, and the share of r
 check failed is reported per probe, with the detectors that fired. A clean run of the same
 probes gives the false-failure rate. This is the table in docs/probes.md.
 
-    python bench/probe_detection.py [--runs 20] [--json]
+    python bench/quality/probe_detection.py [--runs 20] [--json]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from monitor.config.probes import ProbeSuite, load_suite
 from monitor.runner import execute_probe
 from monitor.types import Outcome
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROBES = ROOT / "probes"
 
 # incident class -> (fault, suites whose probes guard it)
