@@ -135,3 +135,28 @@ def test_loading_again_and_again_keeps_no_memory(tmp_path: Path) -> None:
     finally:
         tracemalloc.stop()
     assert (second - first) / 300 < 2_000, f"{(second - first) / 300:.0f} bytes a load"
+
+
+async def test_a_header_httpx_refuses_is_never_quoted() -> None:
+    """Should a key with a line break reach the wire after all (a Target built in code, not
+    loaded), httpx's `Illegal header value b'Bearer sk-...'` is kept by its type only: its
+    text would put the key in the store, the API and `canary once`."""
+    from pydantic import SecretStr
+
+    from monitor.config import Target
+    from monitor.errors import ProviderError
+    from monitor.providers import send
+    from monitor.providers.http import build_client
+    from monitor.types import Message, ProbeRequest
+
+    server = await asyncio.start_server(lambda _r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    target = Target(
+        platform="p", model="m", api="openai_chat", base_url=f"http://127.0.0.1:{port}/"
+    )
+    target = target.model_copy(update={"api_key": SecretStr(KEY + "\n")})
+    request = ProbeRequest(messages=(Message("user", "hi"),), max_tokens=8, temperature=0.0)
+    async with server, build_client(target) as client:
+        with pytest.raises(ProviderError) as caught:
+            await send(client, target, request)
+    assert str(caught.value) == "transport error: LocalProtocolError"
