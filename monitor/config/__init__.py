@@ -4,12 +4,13 @@
 `loader` reads a config file with its secrets and probe files (`load_config`), `yamlsource`
 maps YAML node lines onto validation errors (`file:line: field: message`), `probes` and
 `expectation` are the probe-suite models, and `files`, `headers` and `dsn` check what a config
-points at before anything uses it. The names of `loader` are re-exported here.
+points at before anything uses it. The records and `load_config` are re-exported here.
 """
 
 from __future__ import annotations
 
-from monitor.config.loader import (
+from monitor.config.loader import LoadedConfig, load_config
+from monitor.config.model import (
     API_NAMES,
     DAY_S,
     MAX_RESPONSE_BYTES,
@@ -22,7 +23,6 @@ from monitor.config.loader import (
     Credentials,
     DriftConfig,
     Label,
-    LoadedConfig,
     Rate,
     ServerConfig,
     StoreConfig,
@@ -30,7 +30,6 @@ from monitor.config.loader import (
     Target,
     TargetDefaults,
     TargetSelector,
-    load_config,
 )
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Loading the daemon config: targets to probe, suites to run on them, store, server, budgets.
 
-The records themselves are `monitor.config.model` (a leaf, re-exported here); this module reads
+The records themselves are `monitor.config.model` (a leaf); this module reads
 them from YAML, validates strictly at load (unknown keys, wrong types and impossible values are
 errors that name file, line and field), resolves secrets from the environment or a file (never
 inline), and loads the probe suites the config names.
@@ -16,54 +16,11 @@ import regex
 
 from monitor.config.dsn import dsn_problem
 from monitor.config.files import MAX_SECRET_BYTES, FileProblem, read_bytes, read_text
-from monitor.config.model import (
-    API_NAMES,
-    DAY_S,
-    MAX_RESPONSE_BYTES,
-    MAX_TIMEOUT_S,
-    NO_SECRETS,
-    STORE_URL_PATTERN,
-    AdaptiveConfig,
-    ClusterConfig,
-    Config,
-    Credentials,
-    DriftConfig,
-    Label,
-    Rate,
-    ServerConfig,
-    StoreConfig,
-    SuiteBinding,
-    Target,
-    TargetDefaults,
-    TargetSelector,
-)
+from monitor.config.model import NO_SECRETS, STORE_URL_PATTERN, Config, SuiteBinding, Target
 from monitor.config.probes import ProbeSuite, load_suite
 from monitor.config.yamlsource import SourceDocument, format_path, load_document, validate
 from monitor.errors import ConfigError, ConfigProblem
 
-__all__ = [
-    "API_NAMES",
-    "DAY_S",
-    "MAX_RESPONSE_BYTES",
-    "MAX_TIMEOUT_S",
-    "NO_SECRETS",
-    "STORE_URL_PATTERN",
-    "AdaptiveConfig",
-    "ClusterConfig",
-    "Config",
-    "Credentials",
-    "DriftConfig",
-    "Label",
-    "LoadedConfig",
-    "Rate",
-    "ServerConfig",
-    "StoreConfig",
-    "SuiteBinding",
-    "Target",
-    "TargetDefaults",
-    "TargetSelector",
-    "load_config",
-]
 
 class LoadedConfig:
     """A validated config plus the suites it references, loaded from disk together."""
