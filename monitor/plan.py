@@ -9,7 +9,7 @@ same thing on every path (`canary once` had its own loop and ignored `burst`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,13 +62,17 @@ class Plan:
 
     loaded: LoadedConfig
     suites: tuple[PlannedSuite, ...]
+    # The same planned suites by target name, built once: the daemon looks a target up per
+    # client build and per API call, and a scan of every suite each time is quadratic at
+    # thousands of targets.
+    by_target: Mapping[str, tuple[PlannedSuite, ...]] = dataclasses.field(compare=False)
 
     def runnable(self) -> Iterator[PlannedSuite]:
         """The planned suites with at least one probe their target can serve."""
         return (p for p in self.suites if p.runnable is not None)
 
     def of_target(self, name: str) -> tuple[PlannedSuite, ...]:
-        return tuple(p for p in self.suites if p.target.name == name)
+        return self.by_target.get(name, ())
 
     def models(self) -> set[str]:
         """The shards of the config: every model some suite probes."""
@@ -125,4 +129,7 @@ def make_plan(loaded: LoadedConfig) -> Plan:
                     streamed=runnable is not None and streams(binding, whole),
                 )
             )
-    return Plan(loaded, tuple(planned))
+    by_target: dict[str, list[PlannedSuite]] = {}
+    for entry in planned:
+        by_target.setdefault(entry.target.name, []).append(entry)
+    return Plan(loaded, tuple(planned), {name: tuple(p) for name, p in by_target.items()})
