@@ -96,6 +96,11 @@ class BoundedDecoder:
             )
         self._layers = [_Layer(c, cap) for c in codings]
 
+    @property
+    def layered(self) -> bool:
+        """Whether any coding is undone (an identity body passes through as it came)."""
+        return bool(self._layers)
+
     def feed(self, data: bytes) -> Iterator[bytes]:
         """Decoded pieces of `data`, each at most `SLICE_BYTES` (raises past the cap)."""
         return self._through(0, data)

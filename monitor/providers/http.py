@@ -268,7 +268,7 @@ async def _read_capped(
             marks.append((size, time.perf_counter() - started))
         return True
 
-    if hasattr(response, "_content"):  # built in memory (a MockTransport): httpx decoded it
+    if response.is_stream_consumed:  # built in memory (a MockTransport): httpx decoded it
         keep(response.content)
         return b"".join(chunks)
     try:
@@ -276,7 +276,8 @@ async def _read_capped(
             for piece in decoder.feed(raw):
                 if not keep(piece):
                     return b"".join(chunks)
-                await asyncio.sleep(0)  # a large body inflates slice by slice between other work
+                if decoder.layered:  # a large body inflates slice by slice between other work
+                    await asyncio.sleep(0)
         for piece in decoder.finish():
             if not keep(piece):
                 break
